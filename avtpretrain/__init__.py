@@ -1,0 +1,3 @@
+"""avtpretrain: audio + video + text pretraining on WebDataset shards with DeepSpeed."""
+
+__version__ = "0.1.0"

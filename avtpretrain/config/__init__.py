@@ -1,0 +1,30 @@
+"""Typed, frozen configuration: YAML files → dataclasses, strict keys, type-checked overrides."""
+
+from avtpretrain.config.files import load_model_config, load_recipe, save_resolved
+from avtpretrain.config.loader import ConfigError, from_dict, to_dict
+from avtpretrain.config.model import (
+    AudioTowerConfig,
+    FusionConfig,
+    ModelConfig,
+    TextTowerConfig,
+    VideoTowerConfig,
+)
+from avtpretrain.config.recipe import DataConfig, OptimConfig, RecipeConfig, RunConfig
+
+__all__ = [
+    "AudioTowerConfig",
+    "ConfigError",
+    "DataConfig",
+    "FusionConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RecipeConfig",
+    "RunConfig",
+    "TextTowerConfig",
+    "VideoTowerConfig",
+    "from_dict",
+    "load_model_config",
+    "load_recipe",
+    "save_resolved",
+    "to_dict",
+]

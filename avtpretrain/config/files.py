@@ -1,0 +1,79 @@
+"""Locating and loading config files: recipes, architectures named by stem, resolved dumps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from avtpretrain.config.loader import (
+    ConfigError,
+    apply_overrides,
+    from_dict,
+    read_yaml,
+    save_yaml,
+    to_dict,
+)
+from avtpretrain.config.model import ModelConfig
+from avtpretrain.config.recipe import RecipeConfig
+
+RESOLVED_NAME = "config.yaml"
+
+
+def model_config_dirs(recipe_path: Path | None = None) -> list[Path]:
+    """Where a model name is looked up: beside the recipe's folder, then under the working dir."""
+    dirs = []
+    if recipe_path is not None:
+        dirs.append(recipe_path.resolve().parent.parent / "model_configs")
+    dirs.append(Path.cwd() / "model_configs")
+    return list(dict.fromkeys(dirs))
+
+
+def resolve_model_path(name: str, recipe_path: Path | None = None) -> Path:
+    """`tiny` → `model_configs/tiny.yaml`; an existing path is taken as it is."""
+    as_path = Path(name)
+    if as_path.suffix in (".yaml", ".yml") or as_path.parent != Path():
+        if as_path.is_file():
+            return as_path
+        where = f"{recipe_path}: model" if recipe_path else "model"
+        raise ConfigError(f"{where}: model config file {name} does not exist")
+    dirs = model_config_dirs(recipe_path)
+    for folder in dirs:
+        candidate = folder / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
+    where = f"{recipe_path}: model" if recipe_path else "model"
+    raise ConfigError(
+        f"{where}: no model config named '{name}' (known: {', '.join(known) or 'none'})"
+    )
+
+
+def load_model_config(name_or_path: str, recipe_path: Path | None = None) -> ModelConfig:
+    path = resolve_model_path(name_or_path, recipe_path)
+    return from_dict(ModelConfig, read_yaml(path), source=str(path))
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> RecipeConfig:
+    """Load a recipe, inlining its named architecture, then apply `a.b=c` overrides (type-checked).
+
+    The files are validated first, so an error blames the file it is in; only then are the
+    overrides applied, so an error after that blames `--set`.
+    """
+    path = Path(path)
+    raw = read_yaml(path)
+    model = raw.get("model")
+    if isinstance(model, str):
+        raw["model"] = load_model_config(model, path)
+    elif model is None:
+        raise ConfigError(
+            f"{path}: model: required key is missing (a model_configs name or mapping)"
+        )
+    config = from_dict(RecipeConfig, raw, source=str(path))
+    if overrides:
+        config = from_dict(RecipeConfig, apply_overrides(to_dict(config), list(overrides)), "--set")
+    return config
+
+
+def save_resolved(config: RecipeConfig, run_dir: str | Path) -> Path:
+    """Write the fully resolved config into the run directory; it loads back with `load_recipe`."""
+    return save_yaml(config, Path(run_dir) / RESOLVED_NAME)

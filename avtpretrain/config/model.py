@@ -1,0 +1,114 @@
+"""Architecture configs: one per tower plus fusion; files live in `model_configs/<name>.yaml`.
+
+The input geometry of each tower (frames, image size, mel bins) is architecture, so it lives here;
+the data pipeline reads it from the model config rather than repeating the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from avtpretrain.config.loader import check
+
+
+@dataclass(frozen=True, kw_only=True)
+class TowerConfig:
+    family: str
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    # A local Hugging Face folder; hub ids are never resolved (no network at run time).
+    pretrained: str | None = None
+    gradient_checkpointing: bool = False
+    # Family-specific keyword arguments forwarded to the Hugging Face config class.
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check(bool(self.family), "family", "must name an encoder family")
+        for name in ("hidden_size", "num_layers", "num_heads", "intermediate_size"):
+            check(getattr(self, name) > 0, name, f"must be > 0, got {getattr(self, name)}")
+        check(
+            self.hidden_size % self.num_heads == 0,
+            "hidden_size",
+            f"{self.hidden_size} is not divisible by num_heads={self.num_heads}",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextTowerConfig(TowerConfig):
+    max_length: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.max_length > 0, "max_length", f"must be > 0, got {self.max_length}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioTowerConfig(TowerConfig):
+    num_mel_bins: int = 128
+    target_frames: int = 1024
+    patch_size: int = 16
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("num_mel_bins", "target_frames"):
+            value = getattr(self, name)
+            check(
+                value > 0 and value % self.patch_size == 0,
+                name,
+                f"must be a positive multiple of patch_size={self.patch_size}, got {value}",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoTowerConfig(TowerConfig):
+    num_frames: int = 16
+    image_size: int = 224
+    patch_size: int = 16
+    tubelet_size: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(
+            self.image_size > 0 and self.image_size % self.patch_size == 0,
+            "image_size",
+            f"must be a positive multiple of patch_size={self.patch_size}, got {self.image_size}",
+        )
+        check(
+            self.num_frames > 0 and self.num_frames % self.tubelet_size == 0,
+            "num_frames",
+            f"must be a positive multiple of tubelet_size={self.tubelet_size}, "
+            f"got {self.num_frames}",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FusionConfig:
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    gradient_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        check(
+            self.hidden_size > 0 and self.hidden_size % max(self.num_heads, 1) == 0,
+            "hidden_size",
+            f"must be a positive multiple of num_heads={self.num_heads}, got {self.hidden_size}",
+        )
+        check(self.num_layers > 0, "num_layers", f"must be > 0, got {self.num_layers}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    text: TextTowerConfig
+    audio: AudioTowerConfig
+    video: VideoTowerConfig
+    fusion: FusionConfig
+    # Width of the shared space the contrastive heads project into.
+    embed_dim: int = 256
+
+    def __post_init__(self) -> None:
+        check(self.embed_dim > 0, "embed_dim", f"must be > 0, got {self.embed_dim}")

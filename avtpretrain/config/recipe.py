@@ -1,0 +1,101 @@
+"""Run settings other than the architecture: data, optimisation, and run/checkpoint/logging.
+
+Engine settings (micro-batch, gradient accumulation, precision, ZeRO stage, clipping) are not here:
+they live only in the DeepSpeed JSON, so each number has one home.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from avtpretrain.config.loader import check
+from avtpretrain.config.model import ModelConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    # A directory holding sizes.json, a brace pattern (`shards/x-{000000..000009}.tar`), or a list.
+    train_shards: list[str] = field(default_factory=list)
+    val_shards: list[str] = field(default_factory=list)
+    # A local tokenizer folder (tools/train_tokenizer.py makes one); never a hub id.
+    tokenizer: str | None = None
+    num_workers: int = 2
+    shuffle_buffer: int = 1000
+    video_sampling: Literal["rand", "uniform", "headtail"] = "rand"
+    audio_sample_rate: int = 16000
+    # Dataset statistics of the log-mel fbank, used to normalise it (AudioSet values by default).
+    audio_mean: float = -4.27
+    audio_std: float = 4.57
+
+    def __post_init__(self) -> None:
+        check(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
+        check(self.shuffle_buffer >= 0, "shuffle_buffer", "must be >= 0")
+        check(self.audio_sample_rate > 0, "audio_sample_rate", "must be > 0")
+        check(self.audio_std > 0, "audio_std", f"must be > 0, got {self.audio_std}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_ratio: float = 0.05
+    lr_scheduler_type: Literal["cosine", "linear", "constant"] = "cosine"
+    min_lr_ratio: float = 0.0
+    # Per-tower multipliers of learning_rate, e.g. {text: 0.1} for a pretrained text tower.
+    lr_scale: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
+        check(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        check(len(self.betas) == 2, "betas", f"expected two numbers, got {list(self.betas)}")
+        check(
+            0.0 <= self.warmup_ratio < 1.0,
+            "warmup_ratio",
+            f"must be in [0, 1), got {self.warmup_ratio}",
+        )
+        check(0.0 <= self.min_lr_ratio <= 1.0, "min_lr_ratio", "must be in [0, 1]")
+        towers = {"text", "audio", "video", "fusion"}
+        unknown = sorted(set(self.lr_scale) - towers)
+        check(
+            not unknown, "lr_scale", f"unknown towers {unknown}; expected some of {sorted(towers)}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    output_dir: str = "runs/default"
+    overwrite_output_dir: bool = False
+    resume_from_checkpoint: str | None = None
+    seed: int = 42
+    # "auto" takes CUDA when present; precision comes from the DeepSpeed JSON, not from here.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_steps: int = -1
+    num_train_epochs: float = 1.0
+    max_train_samples: int | None = None
+    logging_steps: int = 10
+    save_steps: int = 500
+    save_total_limit: int | None = 2
+    eval_steps: int = 0
+
+    def __post_init__(self) -> None:
+        check(bool(self.output_dir), "output_dir", "must not be empty")
+        check(self.max_steps == -1 or self.max_steps > 0, "max_steps", "must be -1 (off) or > 0")
+        check(self.num_train_epochs > 0, "num_train_epochs", "must be > 0")
+        check(self.logging_steps > 0, "logging_steps", "must be > 0")
+        check(self.save_steps > 0, "save_steps", "must be > 0")
+        check(self.eval_steps >= 0, "eval_steps", "must be >= 0 (0 turns evaluation off)")
+        limit = self.save_total_limit
+        check(limit is None or limit > 0, "save_total_limit", "must be null or > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipeConfig:
+    """Everything a run needs besides the DeepSpeed JSON; written resolved into every run dir."""
+
+    model: ModelConfig
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
