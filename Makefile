@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DATA ?= data/demo
 DEMO_RUN ?= runs/demo
+DEMO_SHARDS ?= shards/demo
 
 .PHONY: setup demo test lint clean-demo
 
@@ -24,10 +25,18 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest
 
+
+SHARD_DEMO = $(PY) tools/make_shards.py --video_root $(DEMO_DATA)/videos \
+	--audio_root $(DEMO_DATA)/audio --text_root $(DEMO_DATA)/text --short_side 64 --workers 2
+
 demo: $(STAMP)
 	$(PY) tools/make_demo_data.py --out $(DEMO_DATA) --num_clips 240 --seed 0
-	$(PY) tools/print_config.py --config pretrain/demo.yaml --out $(DEMO_RUN)/pretrain
-	@echo "demo data: $(DEMO_DATA)   resolved config: $(DEMO_RUN)/pretrain/config.yaml"
+	$(SHARD_DEMO) --manifest $(DEMO_DATA)/train.csv --output_dir $(DEMO_SHARDS)/train --samples_per_shard 16
+	$(SHARD_DEMO) --manifest $(DEMO_DATA)/validation.csv --output_dir $(DEMO_SHARDS)/val --samples_per_shard 8
+	$(SHARD_DEMO) --manifest $(DEMO_DATA)/test.csv --output_dir $(DEMO_SHARDS)/test --samples_per_shard 8
+	$(PY) tools/inspect_shards.py $(DEMO_SHARDS)/train
+	$(PY) tools/print_config.py --config pretrain/demo.yaml --out $(DEMO_RUN)/pretrain > /dev/null
+	@echo "demo data: $(DEMO_DATA)  shards: $(DEMO_SHARDS)/{train,val,test}  resolved config: $(DEMO_RUN)/pretrain/config.yaml"
 
 clean-demo:
-	rm -rf $(DEMO_DATA) $(DEMO_RUN) shards/demo
+	rm -rf $(DEMO_DATA) $(DEMO_RUN) $(DEMO_SHARDS)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os  # fdopen/fsync: Path has no equivalent
-import tempfile
+import os  # fsync: Path has no equivalent
+import uuid
 from pathlib import Path
 
 
@@ -11,16 +11,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` so that readers see either the old file or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The temp file lives in the target's folder: os.replace is only atomic within one filesystem.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The temp file lives in the target's folder: a rename is only atomic within one filesystem.
+    # Opened with "x" (not mkstemp) so the file gets the umask's permissions, not 0600.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with tmp.open("xb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        Path(tmp).replace(path)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
