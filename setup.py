@@ -14,6 +14,7 @@ INSTALL_REQUIRES = [
     "tokenizers>=0.20",
     "safetensors>=0.4",
     "webdataset>=0.2.90",
+    "braceexpand>=0.1.7",
     "decord>=0.6.0",
     "av>=12",
     "soundfile>=0.12",

@@ -15,24 +15,51 @@ from avtpretrain.config.model import ModelConfig
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    # A directory holding sizes.json, a brace pattern (`shards/x-{000000..000009}.tar`), or a list.
+    # Each entry: a shard folder holding sizes.json, a brace pattern (`d/x-{000000..000009}.tar`),
+    # or one .tar. Several entries mix datasets, weighted by train_weights (default: by size).
     train_shards: list[str] = field(default_factory=list)
+    train_weights: list[float] = field(default_factory=list)
     val_shards: list[str] = field(default_factory=list)
+    # Samples in one training epoch across all ranks; default: the shards' total from sizes.json.
+    samples_per_epoch: int | None = None
     # A local tokenizer folder (tools/train_tokenizer.py makes one); never a hub id.
     tokenizer: str | None = None
     num_workers: int = 2
     shuffle_buffer: int = 1000
-    video_sampling: Literal["rand", "uniform", "headtail"] = "rand"
-    audio_sample_rate: int = 16000
-    # Dataset statistics of the log-mel fbank, used to normalise it (AudioSet values by default).
+    video_sampling: Literal["rand", "uniform", "headtail", "stride"] = "rand"
+    frame_stride: int = 4  # for video_sampling: stride
+    eval_clips: int = 1  # clips per video at evaluation, for test-time aggregation
+    audio_input: Literal["fbank", "waveform"] = "fbank"
+    waveform_seconds: float = 10.0  # length of the raw-waveform input
+    # Dataset statistics of the log-mel fbank (AudioSet's by default); normalised as AST does.
     audio_mean: float = -4.27
     audio_std: float = 4.57
+    spec_freq_mask: int = 0  # SpecAugment mask widths in bins / frames; 0 is off
+    spec_time_mask: int = 0
+    # Masked modelling: drawn uniformly and independently for every sample.
+    mlm_probability: float = 0.3
+    video_mask_ratio: float = 0.8
+    audio_mask_ratio: float = 0.3
 
     def __post_init__(self) -> None:
         check(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
         check(self.shuffle_buffer >= 0, "shuffle_buffer", "must be >= 0")
-        check(self.audio_sample_rate > 0, "audio_sample_rate", "must be > 0")
         check(self.audio_std > 0, "audio_std", f"must be > 0, got {self.audio_std}")
+        check(self.frame_stride >= 1 and self.eval_clips >= 1, "eval_clips", "must be >= 1")
+        check(
+            not self.train_weights or len(self.train_weights) == len(self.train_shards),
+            "train_weights",
+            f"expected one weight per train_shards entry ({len(self.train_shards)})",
+        )
+        check(all(w > 0 for w in self.train_weights), "train_weights", "weights must be > 0")
+        for name in ("mlm_probability", "video_mask_ratio", "audio_mask_ratio"):
+            check(
+                0.0 <= getattr(self, name) < 1.0,
+                name,
+                f"must be in [0, 1), got {getattr(self, name)}",
+            )
+        spe = self.samples_per_epoch
+        check(spe is None or spe > 0, "samples_per_epoch", "must be null or > 0")
 
 
 @dataclass(frozen=True, kw_only=True)
