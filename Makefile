@@ -27,7 +27,7 @@ test: lint
 
 
 SHARD_DEMO = $(PY) tools/make_shards.py --video_root $(DEMO_DATA)/videos \
-	--audio_root $(DEMO_DATA)/audio --text_root $(DEMO_DATA)/text --short_side 64 --workers 2
+	--audio_root $(DEMO_DATA)/audio --text_root $(DEMO_DATA)/text --short_side 64 --workers 2 --overwrite
 
 demo: $(STAMP)
 	$(PY) tools/make_demo_data.py --out $(DEMO_DATA) --num_clips 240 --seed 0
@@ -35,6 +35,7 @@ demo: $(STAMP)
 	$(SHARD_DEMO) --manifest $(DEMO_DATA)/validation.csv --output_dir $(DEMO_SHARDS)/val --samples_per_shard 8
 	$(SHARD_DEMO) --manifest $(DEMO_DATA)/test.csv --output_dir $(DEMO_SHARDS)/test --samples_per_shard 8
 	$(PY) tools/inspect_shards.py $(DEMO_SHARDS)/train
+	$(PY) tools/train_tokenizer.py --shards $(DEMO_SHARDS)/train --out $(DEMO_RUN)/tokenizer --vocab_size 1000
 	$(PY) tools/print_config.py --config pretrain/demo.yaml --out $(DEMO_RUN)/pretrain > /dev/null
 	@echo "demo data: $(DEMO_DATA)  shards: $(DEMO_SHARDS)/{train,val,test}  resolved config: $(DEMO_RUN)/pretrain/config.yaml"
 
