@@ -9,7 +9,13 @@ from avtpretrain.config.model import (
     TextTowerConfig,
     VideoTowerConfig,
 )
-from avtpretrain.config.recipe import DataConfig, OptimConfig, RecipeConfig, RunConfig
+from avtpretrain.config.recipe import (
+    DataConfig,
+    ObjectivesConfig,
+    OptimConfig,
+    RecipeConfig,
+    RunConfig,
+)
 
 __all__ = [
     "AudioTowerConfig",
@@ -17,6 +23,7 @@ __all__ = [
     "DataConfig",
     "FusionConfig",
     "ModelConfig",
+    "ObjectivesConfig",
     "OptimConfig",
     "RecipeConfig",
     "RunConfig",

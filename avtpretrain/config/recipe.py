@@ -63,6 +63,28 @@ class DataConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ObjectivesConfig:
+    """Weight of each pretraining loss; 0 switches one off (and skips its computation)."""
+
+    contrastive: float = 1.0  # text–video, text–audio, audio–video InfoNCE
+    matching: float = 1.0  # video–text matching with hard negatives
+    mlm: float = 1.0
+    mvm: float = 1.0  # masked video modelling (MAE)
+    mam: float = 1.0  # masked audio modelling (MAE)
+    mae_decoder_dim: int = 128
+    mae_decoder_layers: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("contrastive", "matching", "mlm", "mvm", "mam"):
+            check(getattr(self, name) >= 0, name, f"must be >= 0, got {getattr(self, name)}")
+        check(self.mae_decoder_dim > 0 and self.mae_decoder_layers > 0, "mae_decoder_dim", "> 0")
+
+    def active(self) -> dict[str, float]:
+        names = ("contrastive", "matching", "mlm", "mvm", "mam")
+        return {n: getattr(self, n) for n in names if getattr(self, n) > 0}
+
+
+@dataclass(frozen=True, kw_only=True)
 class OptimConfig:
     learning_rate: float = 1e-4
     weight_decay: float = 0.01
@@ -124,5 +146,6 @@ class RecipeConfig:
 
     model: ModelConfig
     data: DataConfig = field(default_factory=DataConfig)
+    objectives: ObjectivesConfig = field(default_factory=ObjectivesConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)

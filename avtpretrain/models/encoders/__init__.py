@@ -1,0 +1,1 @@
+"""Modality encoders, one file per family, looked up through `registry.ENCODERS`."""

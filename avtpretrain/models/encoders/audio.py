@@ -1,0 +1,61 @@
+"""Audio encoder: a ViT-MAE over the log-mel fbank "image" (frames × mel bins, one channel)."""
+
+from __future__ import annotations
+
+import torch
+from transformers import ViTMAEConfig, ViTMAEModel
+from transformers.models.vit_mae.modeling_vit_mae import build_2d_sinusoidal_position_embedding
+
+from avtpretrain.config.model import AudioTowerConfig
+from avtpretrain.models.encoders.base import Encoder, load_or_build
+
+
+class AudioEncoder(Encoder):
+    """Runs ViTMAE's own modules, so that masking follows the batch's mask rather than ViTMAE's."""
+
+    def __init__(self, cfg: AudioTowerConfig) -> None:
+        super().__init__()
+        self.grid = (cfg.target_frames // cfg.patch_size, cfg.num_mel_bins // cfg.patch_size)
+        self.hf = load_or_build(
+            ViTMAEModel,
+            ViTMAEConfig,
+            cfg,
+            image_size=(cfg.target_frames, cfg.num_mel_bins),
+            patch_size=cfg.patch_size,
+            num_channels=1,
+            mask_ratio=0.0,
+        )
+        if not cfg.pretrained:
+            # transformers 5 leaves the frozen sin-cos table at zero when building from a config
+            # (and only knows square grids): fill it for the frames × bins grid.
+            table = build_2d_sinusoidal_position_embedding(
+                *self.grid, self.hf.config.hidden_size, cls_token=True
+            )
+            with torch.no_grad():
+                self.hf.embeddings.position_embeddings.copy_(table.unsqueeze(0))
+        self.hidden_size = self.hf.config.hidden_size
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def forward(self, fbank: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """fbank [B, frames, bins] → [B, 1 + visible patches, hidden] ([CLS] first).
+
+        `mask` [B, patches] (True = hidden) must hide the same number of patches in every row.
+        """
+        emb = self.hf.embeddings
+        patches = emb.patch_embeddings(fbank.unsqueeze(1).to(emb.position_embeddings.dtype))
+        tokens = patches + emb.position_embeddings[:, 1:]
+        if mask is not None:
+            keep = (~mask).nonzero(as_tuple=True)[1].view(mask.shape[0], -1)
+            tokens = tokens.gather(1, keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+        cls = (emb.cls_token + emb.position_embeddings[:, :1]).expand(tokens.shape[0], -1, -1)
+        hidden = torch.cat([cls, tokens], dim=1)
+        for layer in self.hf.layers:
+            hidden = layer(hidden)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        return self.hf.layernorm(hidden)
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return tokens[:, 1:].mean(dim=1)  # mean of patch tokens, as AudioMAE pools

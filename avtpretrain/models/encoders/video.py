@@ -1,0 +1,38 @@
+"""Video encoder: VideoMAE over uint8 clips [B, T, 3, H, W], normalised on the model's device."""
+
+from __future__ import annotations
+
+import torch
+from transformers import VideoMAEConfig, VideoMAEModel
+
+from avtpretrain.config.model import VideoTowerConfig
+from avtpretrain.data.decode import normalize_video
+from avtpretrain.models.encoders.base import Encoder, load_or_build
+
+
+class VideoEncoder(Encoder):
+    def __init__(self, cfg: VideoTowerConfig) -> None:
+        super().__init__()
+        self.hf = load_or_build(
+            VideoMAEModel,
+            VideoMAEConfig,
+            cfg,
+            image_size=cfg.image_size,
+            patch_size=cfg.patch_size,
+            num_channels=3,
+            num_frames=cfg.num_frames,
+            tubelet_size=cfg.tubelet_size,
+            use_mean_pooling=False,
+        )
+        self.hidden_size = self.hf.config.hidden_size
+        self.num_patches = (cfg.num_frames // cfg.tubelet_size) * (
+            cfg.image_size // cfg.patch_size
+        ) ** 2
+
+    def forward(self, video: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 or float video → [B, visible tubes, hidden]; `mask` True = hidden (equal per row)."""
+        if video.dtype == torch.uint8:
+            video = normalize_video(
+                video, dtype=self.hf.embeddings.patch_embeddings.projection.weight.dtype
+            )
+        return self.hf(pixel_values=video, bool_masked_pos=mask).last_hidden_state

@@ -1,0 +1,66 @@
+"""The cross-modal transformer ("crossformer") over the three towers' token sequences."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from avtpretrain.config.model import FusionConfig
+
+MODALITIES = ("text", "audio", "video")
+
+
+class Fusion(nn.Module):
+    """[FUSED] + projected text, audio and video tokens, each with a modality embedding, through a
+    pre-norm transformer. Padding and absent modalities are excluded by the key padding mask."""
+
+    def __init__(self, cfg: FusionConfig, tower_sizes: dict[str, int]) -> None:
+        super().__init__()
+        h = cfg.hidden_size
+        self.inputs = nn.ModuleDict({m: nn.Linear(tower_sizes[m], h) for m in MODALITIES})
+        self.modality = nn.Embedding(len(MODALITIES), h)
+        self.fused_token = nn.Parameter(torch.zeros(1, 1, h))
+        layer_args = dict(
+            d_model=h, nhead=cfg.num_heads, dim_feedforward=cfg.intermediate_size,
+            dropout=0.0, activation="gelu", batch_first=True, norm_first=True,
+        )  # fmt: skip
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(**layer_args) for _ in range(cfg.num_layers)
+        )
+        self.norm = nn.LayerNorm(h)
+        self.gradient_checkpointing = cfg.gradient_checkpointing
+        nn.init.normal_(self.fused_token, std=0.02)
+
+    def forward(
+        self, tokens: dict[str, torch.Tensor], keep: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """tokens[m] [B, N_m, H_m]; keep[m] [B, N_m] bool (False = padding / absent).
+
+        Returns the fused vector [B, H] and each modality's fused token states.
+        """
+        parts, masks, sizes = (
+            [self.fused_token.expand(len(next(iter(tokens.values()))), -1, -1)],
+            [],
+            [],
+        )
+        masks.append(torch.ones(parts[0].shape[:2], dtype=torch.bool, device=parts[0].device))
+        for i, m in enumerate(MODALITIES):
+            if m not in tokens:
+                continue
+            parts.append(self.inputs[m](tokens[m]) + self.modality.weight[i])
+            masks.append(keep[m])
+            sizes.append((m, tokens[m].shape[1]))
+        hidden = torch.cat(parts, dim=1)
+        padding = ~torch.cat(masks, dim=1)
+        for layer in self.layers:
+            if self.gradient_checkpointing and self.training:
+                hidden = checkpoint(layer, hidden, None, padding, use_reentrant=False)
+            else:
+                hidden = layer(hidden, src_key_padding_mask=padding)
+        hidden = self.norm(hidden)
+        out, start = {}, 1
+        for m, n in sizes:
+            out[m] = hidden[:, start : start + n]
+            start += n
+        return hidden[:, 0], out

@@ -1,0 +1,67 @@
+"""Encoders + fusion + projection heads: tensors in, tensors out; no losses, ranks or engines."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from avtpretrain.config.model import ModelConfig
+from avtpretrain.models.encoders.registry import (
+    AUDIO_ENCODERS,
+    TEXT_ENCODERS,
+    VIDEO_ENCODERS,
+    lookup,
+)
+from avtpretrain.models.fusion import Fusion
+
+TOWERS = ("text", "audio", "video")
+
+
+class AVTModel(nn.Module):
+    def __init__(self, cfg: ModelConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.text = lookup(TEXT_ENCODERS, cfg.text.family, "text")(cfg.text, vocab_size)
+        self.audio = lookup(AUDIO_ENCODERS, cfg.audio.family, "audio")(cfg.audio)
+        self.video = lookup(VIDEO_ENCODERS, cfg.video.family, "video")(cfg.video)
+        sizes = {m: getattr(self, m).hidden_size for m in TOWERS}
+        self.fusion = Fusion(cfg.fusion, sizes)
+        self.proj = nn.ModuleDict(
+            {m: nn.Linear(sizes[m], cfg.embed_dim, bias=False) for m in TOWERS}
+        )
+        # CLIP's learnable temperature, stored as log(1 / 0.07).
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.text(input_ids, attention_mask)
+
+    def encode_audio(self, audio: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.audio(audio, mask)
+
+    def encode_video(self, video: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.video(video, mask)
+
+    def embed(
+        self, tower: str, tokens: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Unit-length embedding in the shared space from one tower's token states."""
+        pooled = getattr(self, tower).pool(tokens, mask)
+        return F.normalize(self.proj[tower](pooled), dim=-1)
+
+    def fuse(
+        self,
+        tokens: dict[str, torch.Tensor],
+        keep: dict[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Fused [B, H] vector and per-modality fused tokens for any subset of the modalities.
+
+        keep[m] is [B, N_m] (token-level, e.g. the text attention mask) or [B] (presence).
+        """
+        full = {}
+        for m, t in tokens.items():
+            k = keep[m]
+            full[m] = k.unsqueeze(1).expand(-1, t.shape[1]) if k.dim() == 1 else k.bool()
+        return self.fusion(tokens, full)

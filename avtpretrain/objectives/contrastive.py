@@ -1,0 +1,47 @@
+"""InfoNCE between modalities, with features gathered across ranks *with* gradients."""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_nn
+import torch.nn.functional as F  # noqa: N812
+
+
+def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate `x` from every rank in rank order; gradients flow back to each owner.
+
+    Every rank then computes the same global loss; the engine's gradient averaging across ranks
+    turns the summed gradients of the all-gather back into exactly the single-process gradient.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    return torch.cat(dist_nn.all_gather(x), dim=0)
+
+
+def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x)
+    return torch.cat(parts, dim=0)
+
+
+def info_nce(
+    a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor, valid: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric InfoNCE for aligned rows of unit vectors a [N, D] and b [N, D].
+
+    Row i of a matches row i of b (the labels are the diagonal, in both directions). `valid` [N]
+    drops samples lacking a modality, as queries and as candidates. Returns (loss, accuracy).
+    """
+    if valid is not None:
+        a, b = a[valid], b[valid]
+    if a.shape[0] < 2:  # no negatives: nothing to contrast
+        zero = a.sum() * 0 + logit_scale * 0
+        return zero, torch.ones((), device=a.device)
+    logits = logit_scale.exp().clamp(max=100) * a @ b.t()
+    labels = torch.arange(a.shape[0], device=a.device)
+    loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+    accuracy = (logits.argmax(dim=1) == labels).float().mean()
+    return loss, accuracy
