@@ -1,1 +1,1 @@
-"""Architecture only: encoders, fusion and the model that joins them. No losses, ranks or engines."""
+"""Architecture only: encoders, fusion and the model joining them; no losses, ranks or engines."""

@@ -30,6 +30,9 @@ class Fusion(nn.Module):
         )
         self.norm = nn.LayerNorm(h)
         self.gradient_checkpointing = cfg.gradient_checkpointing
+        # BERT-style small init: nn.Embedding's default N(0, 1) (norm ~sqrt(hidden)) would swamp
+        # the projected tokens at the start of training.
+        nn.init.normal_(self.modality.weight, std=0.02)
         nn.init.normal_(self.fused_token, std=0.02)
 
     def forward(

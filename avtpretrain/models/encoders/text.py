@@ -31,13 +31,8 @@ class TextEncoder(Encoder):
         extra = {"vocab_size": vocab, "max_position_embeddings": max(cfg.max_length + 2, 64)}
         if cfg.family == "roberta":
             extra["max_position_embeddings"] += 2  # RoBERTa offsets positions by the pad id
-        if cfg.family == "bert":
-            extra["add_pooling_layer"] = False
         kwargs = {k: v for k, v in extra.items() if k not in cfg.options}
-        pooling = kwargs.pop("add_pooling_layer", None)
         self.hf = load_or_build(model_cls, config_cls, cfg, **kwargs)
-        if pooling is False and getattr(self.hf, "pooler", None) is not None:
-            self.hf.pooler = None  # the [CLS] state is pooled by our own projection head
         self.hidden_size = self.hf.config.hidden_size
         self.vocab_size = self.hf.config.vocab_size
 
@@ -45,4 +40,7 @@ class TextEncoder(Encoder):
         return self.hf(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     def pool(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return tokens[:, 0]  # [CLS]
+        # BERT and RoBERTa carry a pooler (dense + tanh over [CLS]) that AutoModel expects in the
+        # checkpoint, so it is used rather than left untrained; DeBERTa-v2 has none.
+        pooler = getattr(self.hf, "pooler", None)
+        return pooler(tokens) if pooler is not None else tokens[:, 0]

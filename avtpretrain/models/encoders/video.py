@@ -30,7 +30,7 @@ class VideoEncoder(Encoder):
         ) ** 2
 
     def forward(self, video: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """uint8 or float video → [B, visible tubes, hidden]; `mask` True = hidden (equal per row)."""
+        """uint8/float video → [B, visible tubes, hidden]; `mask` True = hidden, equal per row."""
         if video.dtype == torch.uint8:
             video = normalize_video(
                 video, dtype=self.hf.embeddings.patch_embeddings.projection.weight.dtype
