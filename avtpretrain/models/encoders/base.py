@@ -52,5 +52,7 @@ def load_or_build(model_cls, config_cls, cfg: TowerConfig, **overrides: Any) -> 
     else:
         model = model_cls(config_cls(**{**hf_kwargs(cfg), **overrides}))
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        # transformers 5 renamed the switch; 4.x only has the old name.
+        enable = getattr(model, "activation_checkpointing_enable", None)
+        (enable or model.gradient_checkpointing_enable)()
     return model
