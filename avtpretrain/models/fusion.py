@@ -51,7 +51,8 @@ class Fusion(nn.Module):
         for i, m in enumerate(MODALITIES):
             if m not in tokens:
                 continue
-            parts.append(self.inputs[m](tokens[m]) + self.modality.weight[i])
+            kind = torch.full((1, 1), i, device=tokens[m].device)
+            parts.append(self.inputs[m](tokens[m]) + self.modality(kind))
             masks.append(keep[m])
             sizes.append((m, tokens[m].shape[1]))
         hidden = torch.cat(parts, dim=1)

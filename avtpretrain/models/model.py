@@ -20,6 +20,22 @@ from avtpretrain.models.fusion import Fusion
 TOWERS = ("text", "audio", "video")
 
 
+class LogitScale(nn.Module):
+    """CLIP's learnable temperature, stored as log(1 / 0.07); calling it returns the scale.
+
+    A module (not a bare parameter) so that sharded engines gather it when it is used.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Shape [1], not a 0-d scalar: DeepSpeed's parameter broadcast views every parameter as
+        # bytes, which a 0-d bf16 tensor cannot be.
+        self.value = nn.Parameter(torch.full((1,), math.log(1 / 0.07)))
+
+    def forward(self) -> torch.Tensor:
+        return self.value.exp().clamp(max=100).squeeze(0)
+
+
 class AVTModel(nn.Module):
     def __init__(self, cfg: ModelConfig, vocab_size: int) -> None:
         super().__init__()
@@ -32,8 +48,7 @@ class AVTModel(nn.Module):
         self.proj = nn.ModuleDict(
             {m: nn.Linear(sizes[m], cfg.embed_dim, bias=False) for m in TOWERS}
         )
-        # CLIP's learnable temperature, stored as log(1 / 0.07).
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.logit_scale = LogitScale()
 
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.text(input_ids, attention_mask)

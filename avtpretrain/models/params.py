@@ -18,7 +18,7 @@ def count_parameters(cfg: ModelConfig, vocab_size: int) -> dict[str, int]:
         model = AVTModel(cfg, vocab_size)
     counts = {m: sum(p.numel() for p in getattr(model, m).parameters()) for m in TOWERS}
     counts["fusion"] = sum(p.numel() for p in model.fusion.parameters())
-    counts["heads"] = sum(p.numel() for p in model.proj.parameters()) + model.logit_scale.numel()
+    counts["heads"] = sum(p.numel() for p in model.proj.parameters()) + 1  # + logit scale
     counts["total"] = sum(p.numel() for p in model.parameters())
     return counts
 

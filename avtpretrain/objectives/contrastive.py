@@ -49,19 +49,20 @@ def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
 
 
 def info_nce(
-    a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor, valid: torch.Tensor | None = None
+    a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, valid: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric InfoNCE for aligned rows of unit vectors a [N, D] and b [N, D].
 
     Row i of a matches row i of b (the labels are the diagonal, in both directions). `valid` [N]
-    drops samples lacking a modality, as queries and as candidates. Returns (loss, accuracy).
+    drops samples lacking a modality, as queries and as candidates. `scale` multiplies the
+    cosine similarities (CLIP's learned exp(logit_scale)). Returns (loss, accuracy).
     """
     if valid is not None:
         a, b = a[valid], b[valid]
     if a.shape[0] < 2:  # no negatives: nothing to contrast
-        zero = a.sum() * 0 + logit_scale * 0
+        zero = a.sum() * 0 + scale * 0
         return zero, torch.ones((), device=a.device)
-    logits = logit_scale.exp().clamp(max=100) * a @ b.t()
+    logits = scale * a @ b.t()
     labels = torch.arange(a.shape[0], device=a.device)
     loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
     accuracy = (logits.argmax(dim=1) == labels).float().mean()

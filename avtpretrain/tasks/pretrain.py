@@ -62,17 +62,17 @@ class PretrainTask(nn.Module):
             losses["mam"] = self._mam(batch)
         total = sum(w[k] * v for k, v in losses.items())
         metrics |= {f"loss/{k}": v.detach() for k, v in losses.items()}
-        metrics["temperature"] = 1 / m.logit_scale.detach().exp()
+        metrics["temperature"] = 1 / m.logit_scale().detach()
         return total, metrics
 
     def _contrastive(self, emb, present, metrics) -> torch.Tensor:
         # Gathered with gradients: N ranks x batch B train exactly like one rank with batch N*B.
         all_emb = {k: gather_with_grad(v) for k, v in emb.items()}
         all_present = {k: gather_no_grad(v) for k, v in present.items()}
-        terms = []
+        terms, scale = [], self.model.logit_scale()
         for a, b in PAIRS:
             valid = all_present[a] & all_present[b]
-            loss, acc = info_nce(all_emb[a], all_emb[b], self.model.logit_scale, valid)
+            loss, acc = info_nce(all_emb[a], all_emb[b], scale, valid)
             metrics[f"acc/contrastive_{a}_{b}"] = acc.detach()
             terms.append(loss)
         return sum(terms) / len(terms)

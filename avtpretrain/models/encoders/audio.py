@@ -45,13 +45,16 @@ class AudioEncoder(Encoder):
         `mask` [B, patches] (True = hidden) must hide the same number of patches in every row.
         """
         emb = self.hf.embeddings
-        patches = emb.patch_embeddings(fbank.unsqueeze(1).to(emb.position_embeddings.dtype))
-        tokens = patches + emb.position_embeddings[:, 1:]
+        pixels = fbank.unsqueeze(1).to(emb.patch_embeddings.projection.weight.dtype)
+        # Calling the embeddings module itself (not its tensors) keeps ZeRO-3's parameter
+        # gathering working. With mask_ratio 0 and an increasing `noise`, ViTMAE keeps every
+        # patch in order: [CLS] + patches, position embeddings added.
+        noise = torch.arange(self.num_patches, device=fbank.device, dtype=torch.float)
+        hidden = emb(pixels, noise=noise.expand(fbank.shape[0], -1))[0]
         if mask is not None:
-            keep = (~mask).nonzero(as_tuple=True)[1].view(mask.shape[0], -1)
-            tokens = tokens.gather(1, keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-        cls = (emb.cls_token + emb.position_embeddings[:, :1]).expand(tokens.shape[0], -1, -1)
-        hidden = torch.cat([cls, tokens], dim=1)
+            keep = (~mask).nonzero(as_tuple=True)[1].view(mask.shape[0], -1) + 1
+            keep = torch.cat([torch.zeros_like(keep[:, :1]), keep], dim=1)  # [CLS] stays
+            hidden = hidden.gather(1, keep.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
         for layer in self.hf.layers:
             hidden = layer(hidden)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden

@@ -1,0 +1,1 @@
+"""The DeepSpeed side: the only package that imports deepspeed."""

@@ -1,0 +1,120 @@
+"""The one training loop, blind to modality and stage: batches in, optimizer steps out.
+
+The DeepSpeed engine owns gradient accumulation: every micro-batch goes through backward and
+step, and an optimizer step happens only at its accumulation boundary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from avtpretrain.engine.batches import to_device
+
+
+@dataclass
+class TrainState:
+    step: int = 0  # optimizer steps
+    micro_steps: int = 0
+    samples_seen: int = 0  # over all ranks
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "step": self.step,
+            "micro_steps": self.micro_steps,
+            "samples_seen": self.samples_seen,
+        }
+
+
+@dataclass
+class LoopHooks:
+    log: Callable[[int, dict[str, float]], None]
+    evaluate: Callable[[int], None]
+    save: Callable[[int], None]
+    advance: Callable[[], None]
+
+
+class _Window:
+    """Sums of per-step numbers between two log lines."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = defaultdict(float)
+        self.steps = 0
+        self.micro = 0
+        self.tokens = 0
+        self.wait = 0.0
+        self.started = time.perf_counter()
+
+    def add(self, metrics: dict[str, torch.Tensor], loss: torch.Tensor) -> None:
+        self.sums["train/loss"] += float(loss.detach())
+        for name, value in metrics.items():
+            self.sums[f"train/{name}"] += float(value)
+        self.micro += 1
+
+
+def _engine_scalars(engine: Any) -> dict[str, float]:
+    out = {"train/lr": float(engine.get_lr()[0])}
+    norm = engine.get_global_grad_norm()
+    if norm is not None:
+        out["train/grad_norm"] = float(norm)
+    if engine.fp16_enabled():
+        out["train/loss_scale"] = float(engine.optimizer.cur_scale)
+        out["train/skipped_steps"] = float(engine.skipped_steps)
+    return out
+
+
+def train(engine: Any, stream: Any, *, total_steps: int, state: TrainState, device, dtype,
+          world_size: int, logging_steps: int, eval_steps: int, save_steps: int,
+          hooks: LoopHooks) -> TrainState:  # fmt: skip
+    """Run until `total_steps` optimizer steps; saves at save_steps and at the end."""
+    window, last_saved = _Window(), state.step
+    while state.step < total_steps:
+        fetched = time.perf_counter()
+        for raw in stream:
+            window.wait += time.perf_counter() - fetched
+            batch = to_device(raw, device, dtype)
+            loss, metrics = engine(batch)
+            engine.backward(loss)
+            boundary = engine.is_gradient_accumulation_boundary()
+            engine.step()
+            state.micro_steps += 1
+            state.samples_seen += len(raw["keys"]) * world_size
+            window.add(metrics, loss)
+            window.tokens += int(raw["attention_mask"].sum()) * world_size
+            if boundary:
+                state.step += 1
+                hooks.advance()
+                if state.step % logging_steps == 0 or state.step == total_steps:
+                    hooks.log(
+                        state.step, _report(window, engine, stream, len(raw["keys"]), world_size)
+                    )
+                    window = _Window()
+                if eval_steps and state.step % eval_steps == 0:
+                    hooks.evaluate(state.step)
+                if state.step % save_steps == 0:
+                    hooks.save(state.step)
+                    last_saved = state.step
+                if state.step >= total_steps:
+                    break
+            fetched = time.perf_counter()
+    if last_saved != state.step:
+        hooks.save(state.step)
+    return state
+
+
+def _report(window: _Window, engine: Any, stream: Any, micro_batch: int, world: int) -> dict:
+    elapsed = max(time.perf_counter() - window.started, 1e-9)
+    scalars = {k: v / max(window.micro, 1) for k, v in window.sums.items()}
+    scalars |= _engine_scalars(engine)
+    scalars["perf/samples_per_s"] = window.micro * micro_batch * world / elapsed
+    scalars["perf/tokens_per_s"] = window.tokens / elapsed
+    scalars["perf/data_wait_fraction"] = window.wait / elapsed
+    for name, value in stream.counters().items():
+        if name.startswith("skipped/") or name in ("samples_read", "shards_opened"):
+            scalars[f"data/{name}"] = float(value)
+    return scalars

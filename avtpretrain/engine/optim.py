@@ -1,0 +1,63 @@
+"""Parameter groups (per-tower learning rates, no decay on norms/biases) and the LR schedule."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from avtpretrain.config import OptimConfig
+
+TOWER_PREFIXES = {"text": "model.text.", "audio": "model.audio.", "video": "model.video.",
+                  "fusion": "model.fusion."}  # fmt: skip
+
+
+def _tower(name: str) -> str | None:
+    return next((t for t, p in TOWER_PREFIXES.items() if name.startswith(p)), None)
+
+
+def param_groups(task: nn.Module, cfg: OptimConfig) -> list[dict]:
+    """One group per (tower, decay) pair; heads train at the base learning rate."""
+    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+    for name, param in task.named_parameters():
+        if not param.requires_grad:
+            continue
+        tower = _tower(name) or "heads"
+        # Biases, norms, embeddings-like 1-d tensors and learned tokens are not decayed.
+        decay = param.ndim >= 2 and "embeddings" not in name and "token" not in name
+        groups.setdefault((tower, decay), []).append(param)
+    return [
+        {
+            "params": params,
+            "lr": cfg.learning_rate * cfg.lr_scale.get(tower, 1.0),
+            "weight_decay": cfg.weight_decay if decay else 0.0,
+            "name": f"{tower}/{'decay' if decay else 'no_decay'}",
+        }
+        for (tower, decay), params in sorted(groups.items())
+    ]
+
+
+def build_optimizer(task: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
+    # A client torch AdamW: nothing to JIT-compile, and the same maths on CPU and GPU.
+    return torch.optim.AdamW(param_groups(task, cfg), betas=cfg.betas, eps=cfg.eps)
+
+
+def lr_factor(step: int, total: int, cfg: OptimConfig) -> float:
+    """Linear warmup over warmup_ratio of the steps, then cosine / linear decay / constant."""
+    warmup = int(total * cfg.warmup_ratio)
+    if step < warmup:
+        return (step + 1) / warmup
+    if cfg.lr_scheduler_type == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    shape = (
+        0.5 * (1 + math.cos(math.pi * progress))
+        if cfg.lr_scheduler_type == "cosine"
+        else 1 - progress
+    )
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * shape
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, cfg: OptimConfig):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, cfg))
