@@ -1,0 +1,63 @@
+"""`tools/export_checkpoint.py`: a DeepSpeed checkpoint (any ZeRO stage) → safetensors + HF towers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from avtpretrain.config import RecipeConfig, from_dict
+from avtpretrain.engine.checkpoint import latest_checkpoint
+from avtpretrain.models.export import export_model
+from avtpretrain.models.model import AVTModel
+
+TEXT_EMBEDDING = "text.hf.embeddings.word_embeddings.weight"
+
+
+def consolidated_state(checkpoint: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(full fp32 state dict of the trained module, our client state) for any ZeRO stage."""
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+    # ZeRO-3 has every rank write its own model-states file; rank 0's holds our client state.
+    names = ("mp_rank_00_model_states.pt", "zero_pp_rank_0_mp_rank_00_model_states.pt")
+    model_file = next((checkpoint / n for n in names if (checkpoint / n).is_file()), None)
+    if model_file is None:
+        raise FileNotFoundError(
+            f"{checkpoint}: no DeepSpeed model states file ({' or '.join(names)})"
+        )
+    saved = torch.load(model_file, map_location="cpu", weights_only=False)
+    stage = saved.get("ds_config", {}).get("zero_optimization", {}).get("stage", 0)
+    if stage == 0:  # no optimizer partitions to merge: the module state is complete
+        state = {k: v.float() for k, v in saved["module"].items()}
+    else:
+        state = get_fp32_state_dict_from_zero_checkpoint(
+            str(checkpoint.parent), tag=checkpoint.name
+        )
+    client = {k: saved[k] for k in ("config", "train") if k in saved}
+    return state, client
+
+
+def export_checkpoint(checkpoint: Path, out_dir: Path) -> dict[str, Path]:
+    state, client = consolidated_state(checkpoint)
+    cfg = from_dict(RecipeConfig, client["config"], source=f"{checkpoint} (saved config)")
+    model_state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    model = AVTModel(cfg.model, vocab_size=model_state[TEXT_EMBEDDING].shape[0])
+    model.load_state_dict(model_state, strict=True)
+    return export_model(model, out_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="export_checkpoint.py", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint", type=Path, help="a checkpoint-N folder, or a run's output_dir")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    checkpoint = args.checkpoint
+    if not checkpoint.name.startswith("checkpoint-"):
+        checkpoint = latest_checkpoint(checkpoint)
+        if checkpoint is None:
+            p.exit(2, f"export_checkpoint.py: no complete checkpoint in {args.checkpoint}\n")
+    paths = export_checkpoint(checkpoint, args.out)
+    for name, path in paths.items():
+        print(f"{name:>6}: {path}")
+    return 0

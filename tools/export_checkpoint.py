@@ -1,0 +1,8 @@
+"""Consolidate a DeepSpeed checkpoint into safetensors + HF tower folders; see avtpretrain.engine.export."""
+
+import sys
+
+from avtpretrain.engine.export import main
+
+if __name__ == "__main__":
+    sys.exit(main())
