@@ -1,4 +1,4 @@
-"""Consolidate a DeepSpeed checkpoint into safetensors + HF tower folders; see avtpretrain.engine.export."""
+"""Consolidate a DeepSpeed checkpoint into safetensors + HF towers (avtpretrain.engine.export)."""
 
 import sys
 

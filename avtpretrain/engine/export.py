@@ -1,4 +1,4 @@
-"""`tools/export_checkpoint.py`: a DeepSpeed checkpoint (any ZeRO stage) → safetensors + HF towers."""
+"""`tools/export_checkpoint.py`: a DeepSpeed checkpoint (any ZeRO stage) → safetensors + HF."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         shards[split] = root / "shards" / split
         args = ["--manifest", str(root / "raw" / manifest), "--output_dir", str(shards[split]),
                 "--video_root", str(root / "raw/videos"), "--audio_root", str(root / "raw/audio"),
-                "--text_root", str(root / "raw/text"), "--samples_per_shard", "4", "--workers", "1"]  # fmt: skip
+                "--text_root", str(root / "raw/text"), "--samples_per_shard", "4",
+                "--workers", "1"]  # fmt: skip
         assert make_shards(args) == 0
     tokenizer = train_wordpiece(shard_captions([str(shards["train"])]), 300, root / "tokenizer")
     return {"train": shards["train"], "val": shards["val"], "tokenizer": tokenizer}
@@ -42,9 +43,11 @@ def free_port() -> int:
 
 def pretrain_cmd(corpus: dict, out: Path, ds: str, *extra: str, nproc: int = 1) -> list[str]:
     args = [
-        "launch/pretrain.py", "--config", "pretrain/demo.yaml", "--deepspeed", f"ds_configs/{ds}.json",
-        "--output_dir", str(out), "--logging_steps", "1", "--seed", "3",
-        "--set", f"data.train_shards=[{corpus['train']}]", "--set", f"data.val_shards=[{corpus['val']}]",
+        "launch/pretrain.py", "--config", "pretrain/demo.yaml",
+        "--deepspeed", f"ds_configs/{ds}.json", "--output_dir", str(out),
+        "--logging_steps", "1", "--seed", "3",
+        "--set", f"data.train_shards=[{corpus['train']}]",
+        "--set", f"data.val_shards=[{corpus['val']}]",
         "--set", f"data.tokenizer={corpus['tokenizer']}", "--set", "data.num_workers=1",
         "--set", "data.shuffle_buffer=8", *extra,
     ]  # fmt: skip

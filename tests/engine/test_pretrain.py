@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModel
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from transformers import AutoModel
 
 from avtpretrain.config import load_recipe
 from avtpretrain.models.model import AVTModel
