@@ -36,8 +36,11 @@ demo: $(STAMP)
 	$(SHARD_DEMO) --manifest $(DEMO_DATA)/test.csv --output_dir $(DEMO_SHARDS)/test --samples_per_shard 8
 	$(PY) tools/inspect_shards.py $(DEMO_SHARDS)/train
 	$(PY) tools/train_tokenizer.py --shards $(DEMO_SHARDS)/train --out $(DEMO_RUN)/tokenizer --vocab_size 1000
-	$(PY) tools/print_config.py --config pretrain/demo.yaml --out $(DEMO_RUN)/pretrain > /dev/null
-	@echo "demo data: $(DEMO_DATA)  shards: $(DEMO_SHARDS)/{train,val,test}  resolved config: $(DEMO_RUN)/pretrain/config.yaml"
+	# fp32 engine config on a CPU: bf16 matrix maths is several times slower than fp32 there.
+	$(PY) launch/pretrain.py --config pretrain/demo.yaml --deepspeed ds_configs/zero2_fp32.json \
+		--overwrite_output_dir
+	$(PY) tools/export_checkpoint.py $(DEMO_RUN)/pretrain --out $(DEMO_RUN)/pretrain/export
+	@echo "demo data: $(DEMO_DATA)  shards: $(DEMO_SHARDS)/{train,val,test}  pretraining: $(DEMO_RUN)/pretrain (log.jsonl, tensorboard/, export/)"
 
 clean-demo:
 	rm -rf $(DEMO_DATA) $(DEMO_RUN) $(DEMO_SHARDS)
