@@ -31,6 +31,7 @@ from avtpretrain.tasks.pretrain import PretrainTask
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "bench_train_step.json"
 VOCAB = 1000
+THREADS = max(1, (os.cpu_count() or 2) // 2)  # two ranks share this machine in part 2
 
 
 def make_batch(cfg, n: int) -> dict:
@@ -50,7 +51,7 @@ def make_batch(cfg, n: int) -> dict:
         "mlm_labels": labels,
         "video": torch.randint(
             0, 256, (n, v.num_frames, 3, v.image_size, v.image_size), generator=g, dtype=torch.uint8
-        ),  # fmt: skip
+        ),
         "audio": torch.randn(n, a.target_frames, a.num_mel_bins, generator=g),
         "video_present": torch.ones(n, dtype=torch.bool),
         "audio_present": torch.ones(n, dtype=torch.bool),
@@ -87,8 +88,9 @@ def plain_steps(model: str, micro: int, steps: int) -> list[float]:
 
 
 def _init(rank: int, world: int, port: int) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), DS_ACCELERATOR="cpu")  # fmt: skip
+    torch.set_num_threads(THREADS)  # the same thread count as the plain loop: a fair comparison
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), DS_ACCELERATOR="cpu")
     import deepspeed
 
     deepspeed.init_distributed(dist_backend="gloo")
@@ -155,7 +157,7 @@ def main() -> None:
     p.add_argument("--micro_batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=30)
     args = p.parse_args()
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    torch.set_num_threads(THREADS)
     with tempfile.TemporaryDirectory() as tmp:
         plain = plain_steps(args.model, args.micro_batch, args.steps)
         mp.spawn(
