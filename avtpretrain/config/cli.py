@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from avtpretrain.config.files import load_recipe
-from avtpretrain.config.loader import ConfigError
+from avtpretrain.config.files import load_recipe, save_resolved
+from avtpretrain.config.loader import ConfigError, dump_yaml
 from avtpretrain.config.recipe import RecipeConfig
 
 
@@ -38,9 +38,6 @@ def print_config_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the resolved config.yaml into this run directory")
     args = parser.parse_args(argv)
     config = config_from_args(parser, args)
-    from avtpretrain.config.files import save_resolved
-    from avtpretrain.config.loader import dump_yaml
-
     print(dump_yaml(config), end="")
     if args.out:
         print(f"# written to {save_resolved(config, args.out)}")

@@ -80,9 +80,10 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str, cfg_dict: dict) -> int:
     seed_everything(cfg.run.seed + info.rank)
     prepare_output_dir(cfg, info.is_main)
     tokenizer = load_tokenizer(cfg.data.tokenizer)
-    # Same init on every rank (seeded by run.seed alone), then ranks diverge for dropout etc.
+    # Same initial weights on every rank; then each rank its own random stream (dropout, etc.).
     torch.manual_seed(cfg.run.seed)
     task = PretrainTask(cfg.model, cfg.objectives, len(tokenizer))
+    torch.manual_seed(cfg.run.seed + info.rank)
     resume = _resume_path(cfg)
     stream = train_stream(cfg.model, cfg.data, batch_size=settings.micro_batch, dist=info,
                           seed=cfg.run.seed)  # fmt: skip
