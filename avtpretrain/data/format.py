@@ -1,0 +1,70 @@
+"""The shard contract, shared by the writer, the reader and the inspector (stdlib only).
+
+A shard is a plain tar read by `webdataset.WebDataset`: the files of one sample are consecutive and
+named `<key>.<ext>`, where the key has no dot. Each sample has
+  json  metadata: sources, modalities present, video/audio properties, all captions
+  txt   captions, UTF-8, one per line (training picks one; the first is the canonical one)
+  mp4   the video (or the source's own extension under --copy_video)
+  flac  mono audio, only when the sample has audio (json says so either way)
+Beside the shards: sizes.json (shard file name → sample count), stats.json, errors.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+SIZES_FILE = "sizes.json"
+STATS_FILE = "stats.json"
+ERRORS_FILE = "errors.jsonl"
+META_EXT = "json"
+TEXT_EXT = "txt"
+AUDIO_EXT = "flac"
+VIDEO_EXT = "mp4"
+# Containers a --copy_video sample may carry; the reader decodes any of them.
+VIDEO_EXTS = frozenset({"mp4", "avi", "mkv", "webm", "mov", "mpg", "mpeg", "m4v", "ts"})
+REQUIRED_EXTS = frozenset({META_EXT, TEXT_EXT})
+
+_KEY_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def make_key(relative_path: str) -> str:
+    """A stable key from a source path relative to its root: `a/b.c.mp4` → `a_b_c`.
+
+    WebDataset splits a member name at the first dot of its basename, so a key must hold no dot
+    (or slash); everything outside [A-Za-z0-9_-] becomes `_`.
+    """
+    stem = relative_path.rsplit(".", 1)[0] if "." in Path(relative_path).name else relative_path
+    return sanitize_key(stem)
+
+
+def sanitize_key(key: str) -> str:
+    """Replace every run of characters outside [A-Za-z0-9_-] (dots, slashes, spaces) with `_`."""
+    return _KEY_BAD_CHARS.sub("_", key).strip("_") or "_"
+
+
+def shard_name(prefix: str, group: int, part: int = 0) -> str:
+    """`prefix-000012.tar`; a group split by --max_shard_bytes continues as `prefix-000012_01.tar`."""
+    return f"{prefix}-{group:06d}.tar" if part == 0 else f"{prefix}-{group:06d}_{part:02d}.tar"
+
+
+def split_member(name: str) -> tuple[str, str] | None:
+    """(key, extension) as webdataset reads a member name; None for names it drops."""
+    base = name.rsplit("/", 1)[-1]
+    if base.startswith("__") or "." not in base:
+        return None
+    key, ext = base.split(".", 1)
+    prefix = name[: len(name) - len(base)]
+    return prefix + key, ext.lower()
+
+
+def read_sizes(folder: Path) -> dict[str, int]:
+    path = Path(folder) / SIZES_FILE
+    try:
+        sizes = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read shard sizes ({err})") from None
+    if not isinstance(sizes, dict) or not all(isinstance(v, int) for v in sizes.values()):
+        raise ValueError(f"{path}: expected a mapping of shard file name to sample count")
+    return sizes
