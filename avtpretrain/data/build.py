@@ -25,7 +25,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class Rejected(Exception):  # noqa: N818 - reads as "raise Rejected(stage, reason)"
-    """A sample is left out: `stage` and a short fixed `reason` are counted; `detail` is specific."""
+    """A rejected sample: `stage` and a short fixed `reason` are counted; `detail` is specific."""
 
     def __init__(self, stage: str, reason: str, detail: str = "") -> None:
         super().__init__(f"{stage}: {reason}" + (f" ({detail})" if detail else ""))
@@ -49,7 +49,9 @@ def resolve_under(root: str | None, relative: str, what: str) -> Path:
     base = Path(root).resolve()
     path = (base / relative).resolve()
     if not path.is_relative_to(base):
-        raise Rejected("manifest", "path escapes root", f"{what} {relative} is outside --{what}_root")
+        raise Rejected(
+            "manifest", "path escapes root", f"{what} {relative} is outside --{what}_root"
+        )
     if not path.is_file():
         raise Rejected(what, "missing file", relative)
     if path.stat().st_size == 0:

@@ -6,6 +6,7 @@ Nothing here knows about shards, workers or ranks; randomness comes in as a `ran
 from __future__ import annotations
 
 import io
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -39,15 +40,17 @@ def sample_frame_indices(
     if strategy == "headtail":
         half = max(num_total // 2, 1)
         head = sorted(rng.randrange(half) for _ in range(num_frames // 2))
-        tail = sorted(rng.randrange(half, max(num_total, half + 1)) for _ in range(num_frames - len(head)))
+        tail = sorted(
+            rng.randrange(half, max(num_total, half + 1)) for _ in range(num_frames - len(head))
+        )
         return [min(i, num_total - 1) for i in head + tail]
     edges = np.linspace(0, num_total, num_frames + 1)
     if strategy == "uniform":
-        return [min(int((a + b) / 2), num_total - 1) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        return [min(int((a + b) / 2), num_total - 1) for a, b in itertools.pairwise(edges)]
     if strategy == "rand":
         return [
             min(rng.randrange(int(a), max(int(b), int(a) + 1)), num_total - 1)
-            for a, b in zip(edges[:-1], edges[1:], strict=True)
+            for a, b in itertools.pairwise(edges)
         ]
     raise ValueError(f"unknown frame sampling strategy {strategy!r}")
 
@@ -55,7 +58,7 @@ def sample_frame_indices(
 def clip_offsets(num_total: int, num_clips: int) -> list[tuple[int, int]]:
     """(start, length) of `num_clips` equal windows covering the video, for multi-clip testing."""
     edges = np.linspace(0, num_total, num_clips + 1).astype(int)
-    return [(int(a), max(int(b - a), 1)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [(int(a), max(int(b - a), 1)) for a, b in itertools.pairwise(edges)]
 
 
 def read_video_frames(data: bytes, indices_fn) -> np.ndarray:
@@ -107,7 +110,9 @@ class VideoTransform:
         y0, y1 = round(top * h / rh), round((top + crop) * h / rh)
         x0, x1 = round(left * w / rw), round((left + crop) * w / rw)
         box = video[..., y0:y1, x0:x1]
-        return F.interpolate(box, (crop, crop), mode="bilinear", antialias=True, align_corners=False)
+        return F.interpolate(
+            box, (crop, crop), mode="bilinear", antialias=True, align_corners=False
+        )
 
 
 def normalize_video(video: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -183,7 +188,9 @@ class FbankTransform:
         return fbank
 
 
-def fixed_length_wave(wave: torch.Tensor, length: int, rng: random.Random, train: bool) -> torch.Tensor:
+def fixed_length_wave(
+    wave: torch.Tensor, length: int, rng: random.Random, train: bool
+) -> torch.Tensor:
     """The raw-waveform path for encoders that take samples, not a spectrogram."""
     if wave.numel() >= length:
         start = rng.randint(0, wave.numel() - length) if train else 0

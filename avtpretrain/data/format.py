@@ -45,7 +45,7 @@ def sanitize_key(key: str) -> str:
 
 
 def shard_name(prefix: str, group: int, part: int = 0) -> str:
-    """`prefix-000012.tar`; a group split by --max_shard_bytes continues as `prefix-000012_01.tar`."""
+    """`prefix-000012.tar`; a group split by --max_shard_bytes goes on as `prefix-000012_01.tar`."""
     return f"{prefix}-{group:06d}.tar" if part == 0 else f"{prefix}-{group:06d}_{part:02d}.tar"
 
 

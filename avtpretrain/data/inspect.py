@@ -114,7 +114,9 @@ def list_shards(folder: Path, problems: list[str]) -> tuple[list[Path], dict[str
     sizes = fmt.read_sizes(folder)
     listed = {folder / name for name in sizes}
     problems += [f"{p.name}: not in {fmt.SIZES_FILE}" for p in tars if p not in listed]
-    problems += [f"{p.name}: listed in {fmt.SIZES_FILE} but missing" for p in listed if not p.exists()]
+    problems += [
+        f"{p.name}: listed in {fmt.SIZES_FILE} but missing" for p in listed if not p.exists()
+    ]
     return sorted(p for p in listed if p.exists()), sizes
 
 
@@ -134,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         report = inspect_shard(path, args.decode)
         listed = sizes.get(path.name) if sizes else None
         if listed is not None and listed != report.samples:
-            report.problems.append(f"{fmt.SIZES_FILE} says {listed} samples, found {report.samples}")
+            report.problems.append(
+                f"{fmt.SIZES_FILE} says {listed} samples, found {report.samples}"
+            )
         for key in report.keys:
             if key in seen:
                 report.problems.append(f"{key}: key also in {seen[key]}")

@@ -14,7 +14,8 @@ def stream_spec(
     model: ModelConfig, data: DataConfig, *, train: bool, batch_size: int, dist: DistInfo, seed: int
 ) -> StreamSpec:
     shards = resolve_shards(
-        data.train_shards if train else data.val_shards, (data.train_weights or None) if train else None
+        data.train_shards if train else data.val_shards,
+        (data.train_weights or None) if train else None,
     )
     tokenizer = load_tokenizer(data.tokenizer)
     masks = MaskSpec.build(model, data) if train else None
@@ -43,5 +44,9 @@ def train_stream(
     return TrainStream(spec, state, data.samples_per_epoch)
 
 
-def eval_stream(model: ModelConfig, data: DataConfig, *, batch_size: int, dist: DistInfo, seed: int):
-    return eval_batches(stream_spec(model, data, train=False, batch_size=batch_size, dist=dist, seed=seed))
+def eval_stream(
+    model: ModelConfig, data: DataConfig, *, batch_size: int, dist: DistInfo, seed: int
+):
+    return eval_batches(
+        stream_spec(model, data, train=False, batch_size=batch_size, dist=dist, seed=seed)
+    )

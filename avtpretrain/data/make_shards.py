@@ -49,7 +49,9 @@ def _slurm_default(name: str, fallback: int) -> int:
     if name == "count" and "SLURM_ARRAY_TASK_COUNT" in os.environ:
         return int(os.environ["SLURM_ARRAY_TASK_COUNT"])
     if name == "index" and "SLURM_ARRAY_TASK_ID" in os.environ:
-        return int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", 0))
+        return int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(
+            os.environ.get("SLURM_ARRAY_TASK_MIN", 0)
+        )
     return fallback
 
 
@@ -61,23 +63,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     io_.add_argument("--video_root", required=True)
     io_.add_argument("--audio_root", help="root of the manifest's audio files")
     io_.add_argument("--text_root", help="root of the manifest's caption .txt files (seed format)")
-    io_.add_argument("--audio_from_video", action="store_true",
-                     help="take audio from the video's own track when a row names no audio file "
-                          "(always on for alpro manifests)")
+    io_.add_argument(
+        "--audio_from_video",
+        action="store_true",
+        help="take audio from the video's own track when a row names no audio file "
+        "(always on for alpro manifests)",
+    )
     io_.add_argument("--video_ext", default=".mp4", help="alpro: video file = clip_name + this")
     io_.add_argument("--output_dir", type=Path, help="default: shards/<manifest stem>")
     io_.add_argument("--prefix", help="shard name prefix (default: the manifest's stem)")
-    io_.add_argument("--overwrite", action="store_true",
-                     help="delete this prefix's shards and progress, then start over")
-    io_.add_argument("--merge_only", action="store_true",
-                     help="only rewrite sizes.json/stats.json/errors.jsonl from finished groups")
+    io_.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete this prefix's shards and progress, then start over",
+    )
+    io_.add_argument(
+        "--merge_only",
+        action="store_true",
+        help="only rewrite sizes.json/stats.json/errors.jsonl from finished groups",
+    )
     sh = p.add_argument_group("sharding")
     sh.add_argument("--samples_per_shard", type=int, default=1000)
     sh.add_argument("--max_shard_bytes", type=parse_bytes, help="split a shard past this (512M)")
     sh.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     sh.add_argument("--num_jobs", type=int, default=_slurm_default("count", 1))
     sh.add_argument("--job_index", type=int, default=_slurm_default("index", 0))
-    sh.add_argument("--max_errors", type=int, help="exit 1 once more samples than this are rejected")
+    sh.add_argument(
+        "--max_errors", type=int, help="exit 1 once more samples than this are rejected"
+    )
     media = p.add_argument_group("media")
     media.add_argument("--fps", type=float, default=VideoSettings.fps)
     media.add_argument("--short_side", type=int, default=VideoSettings.short_side)
@@ -231,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = build_settings(args)
     try:
         fmt_name, samples = read_manifest(
-            args.manifest, args.format,
-            audio_from_video=args.audio_from_video, video_ext=args.video_ext,
+            args.manifest,
+            args.format,
+            audio_from_video=args.audio_from_video,
+            video_ext=args.video_ext,
         )
     except ManifestError as err:
         print(f"make_shards.py: {err}", file=sys.stderr)
@@ -250,8 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     records, stopped = [], False
     if todo and not args.merge_only:
         if len(todo) < args.workers:
-            print(f"note: {len(todo)} shard(s) to write for {args.workers} workers; lower "
-                  "--samples_per_shard to keep every worker busy", file=sys.stderr)
+            print(
+                f"note: {len(todo)} shard(s) to write for {args.workers} workers; lower "
+                "--samples_per_shard to keep every worker busy",
+                file=sys.stderr,
+            )
         done_errors = sum(
             len(r["errors"]) for r in sw.load_records(out_dir, prefix) if r["group"] in mine
         )
@@ -274,8 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(out_dir / fmt.STATS_FILE, json.dumps(stats, indent=1))
     print_summary(stats, out_dir, fmt_name)
     if stopped:
-        print(f"make_shards.py: stopped: more than --max_errors={args.max_errors} samples "
-              f"rejected; see {out_dir / fmt.ERRORS_FILE}", file=sys.stderr)
+        print(
+            f"make_shards.py: stopped: more than --max_errors={args.max_errors} samples "
+            f"rejected; see {out_dir / fmt.ERRORS_FILE}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -286,14 +307,26 @@ def print_summary(stats: dict, out_dir: Path, fmt_name: str) -> None:
     print("-" * min(width, 72))
     rows = [
         ("output", f"{out_dir} ({fmt_name} manifest)"),
-        ("shards", f"{stats['shards']} ({stats['groups_done']}/{stats['groups_total']} groups done)"),
+        (
+            "shards",
+            f"{stats['shards']} ({stats['groups_done']}/{stats['groups_total']} groups done)",
+        ),
         ("this run", f"{run['groups_written']} written, {run['groups_skipped']} already done"),
-        ("samples", f"{stats['samples']} written, {stats['rejected']} rejected, "
-                    f"{stats['without_audio']} without audio"),
-        ("media", f"{stats['video_seconds']:.1f}s video, {stats['audio_seconds']:.1f}s audio, "
-                  f"{stats['bytes'] / 1e6:.1f} MB"),
-        ("speed", f"{run['samples_processed']} samples in {run['seconds']:.1f}s "
-                  f"({run['samples_per_second'] or 0:.1f} samples/s)"),
+        (
+            "samples",
+            f"{stats['samples']} written, {stats['rejected']} rejected, "
+            f"{stats['without_audio']} without audio",
+        ),
+        (
+            "media",
+            f"{stats['video_seconds']:.1f}s video, {stats['audio_seconds']:.1f}s audio, "
+            f"{stats['bytes'] / 1e6:.1f} MB",
+        ),
+        (
+            "speed",
+            f"{run['samples_processed']} samples in {run['seconds']:.1f}s "
+            f"({run['samples_per_second'] or 0:.1f} samples/s)",
+        ),
     ]
     rows += [(f"  {reason}", str(n)) for reason, n in stats["failures"].items()]
     for name, value in rows:

@@ -131,7 +131,9 @@ def _sample(line: int, row: dict[str, Any], fmt: str, audio_from_video: bool) ->
         captions = tuple(caption) if isinstance(caption, list) else (caption,)
         text = None
         if not captions or not all(isinstance(c, str) and c.strip() for c in captions):
-            return SourceSample(line, f"line{line}", rejected=("manifest", "missing field", "caption"))
+            return SourceSample(
+                line, f"line{line}", rejected=("manifest", "missing field", "caption")
+            )
     if video is None:
         return SourceSample(line, f"line{line}", rejected=("manifest", "missing field", "video"))
     audio = _cell(row, "audio")
@@ -153,7 +155,9 @@ def _alpro_samples(rows, video_ext: str) -> list[SourceSample]:
     out: list[SourceSample] = []
     for line, row in rows:
         if isinstance(row, str):
-            out.append(SourceSample(line, f"line{line}", rejected=("manifest", "malformed row", row)))
+            out.append(
+                SourceSample(line, f"line{line}", rejected=("manifest", "malformed row", row))
+            )
             continue
         clip, caption = _cell(row, "clip_name"), row.get("caption")
         if clip is None or not isinstance(caption, str) or not caption.strip():
@@ -167,14 +171,16 @@ def _alpro_samples(rows, video_ext: str) -> list[SourceSample]:
             out[position[clip]] = replace(first, captions=(*first.captions, caption))
             continue
         position[clip] = len(out)
-        out.append(SourceSample(
-            line,
-            make_key(clip),
-            video=f"{clip}{video_ext}",
-            captions=(caption,),
-            audio_from_video=True,
-            original_key=clip,
-        ))
+        out.append(
+            SourceSample(
+                line,
+                make_key(clip),
+                video=f"{clip}{video_ext}",
+                captions=(caption,),
+                audio_from_video=True,
+                original_key=clip,
+            )
+        )
     return out
 
 

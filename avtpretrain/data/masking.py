@@ -8,8 +8,10 @@ from __future__ import annotations
 import torch
 
 
-def random_patch_mask(batch: int, num_patches: int, ratio: float, gen: torch.Generator) -> torch.Tensor:
-    """bool [batch, num_patches] with exactly round(ratio * num_patches) True per row (MAE style)."""
+def random_patch_mask(
+    batch: int, num_patches: int, ratio: float, gen: torch.Generator
+) -> torch.Tensor:
+    """bool [batch, num_patches], exactly round(ratio * num_patches) True per row (MAE style)."""
     keep_out = round(ratio * num_patches)
     noise = torch.rand(batch, num_patches, generator=gen)
     ranks = noise.argsort(dim=1).argsort(dim=1)

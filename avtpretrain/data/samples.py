@@ -110,7 +110,10 @@ class SampleDecoder:
             frames = decode.read_video_frames(data, pick)
         except (RuntimeError, ValueError, IndexError) as err:  # DECORDError is a RuntimeError
             raise DecodeError("video decode failed", str(err)[:200]) from None
-        clips = [self.video_tf(c, rng) for c in frames.reshape(spec.clips, spec.num_frames, *frames.shape[1:])]
+        clips = [
+            self.video_tf(c, rng)
+            for c in frames.reshape(spec.clips, spec.num_frames, *frames.shape[1:])
+        ]
         return clips[0] if spec.clips == 1 else torch.stack(clips)
 
     def _audio(self, data: bytes | None, rng: random.Random) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from avtpretrain.data.manifest import SourceSample
 from avtpretrain.io import atomic_write_text
 
 PROGRESS_DIR = ".progress"
-# Members appear in this order inside a sample (any order reads back; a fixed one gives fixed bytes).
+# Member order inside a sample: any order reads back; a fixed one gives reproducible bytes.
 _MEMBER_ORDER = (fmt.META_EXT, fmt.TEXT_EXT, fmt.AUDIO_EXT)
 
 
@@ -49,12 +49,15 @@ class TarShard:
         self.path = path
         # The pid keeps a dying writer and its replacement from ever sharing a temporary file.
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self.tar = tarfile.open(self.tmp, "w", format=tarfile.USTAR_FORMAT)
+        # Kept open across add() calls and closed by commit()/abort(): not a `with` block.
+        self.tar = tarfile.open(self.tmp, "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
         self.count = 0
         self.bytes = 0
 
     def add(self, key: str, members: dict[str, bytes]) -> None:
-        exts = [e for e in _MEMBER_ORDER if e in members] + sorted(set(members) - set(_MEMBER_ORDER))
+        exts = [e for e in _MEMBER_ORDER if e in members] + sorted(
+            set(members) - set(_MEMBER_ORDER)
+        )
         for ext in exts:
             info = tarfile.TarInfo(f"{key}.{ext}")
             info.size, info.mtime, info.mode = len(members[ext]), 0, 0o644

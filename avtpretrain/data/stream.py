@@ -111,7 +111,7 @@ def _batches(samples, size: int, collate: Callable, seed: int, first: int, parti
 
 
 class TrainDataset(IterableDataset):
-    """One epoch of training batches for one rank; each DataLoader worker plays one logical worker."""
+    """One epoch of training batches for one rank; each loader worker plays one logical worker."""
 
     def __init__(self, spec: StreamSpec, state: DataState, batches_per_worker: int) -> None:
         super().__init__()
@@ -129,7 +129,9 @@ class TrainDataset(IterableDataset):
         urls = self._urls(random.Random(make_seed(seed, "urls")), counters)
         raw = wds.tarfile_to_samples(handler=counters.handler)(urls)
         shuffle_rng = random.Random(make_seed(seed, "shuffle"))
-        shuffled = wds.shuffle(spec.shuffle_buffer, initial=spec.shuffle_buffer, rng=shuffle_rng)(raw)
+        shuffled = wds.shuffle(spec.shuffle_buffer, initial=spec.shuffle_buffer, rng=shuffle_rng)(
+            raw
+        )
         skip = state.emitted[logical] if state.emitted else 0
         for _ in range(skip):  # resume: same stream, already-used samples dropped undecoded
             next(shuffled)

@@ -53,7 +53,7 @@ def _even(x: float) -> int:
 
 
 def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """Scale so the short side is `short_side` (never up), keeping aspect; H.264 needs even sizes."""
+    """Short side to `short_side` (never up), aspect kept, even sizes (H.264 needs them)."""
     scale = min(1.0, short_side / min(width, height))
     return _even(width * scale), _even(height * scale)
 
@@ -82,7 +82,7 @@ def _video_source_meta(container: Any, stream: Any) -> dict[str, Any]:
 
 
 def _frame_times(container: Any, stream: Any, max_seconds: float):
-    """Decoded frames with their time from the first frame (the index when timestamps are absent)."""
+    """Decoded frames with their time since the first frame (index-based without timestamps)."""
     fps = _source_fps(stream) or 25.0
     first = None
     try:

@@ -1,4 +1,4 @@
-"""Test media made on the fly with PyAV and soundfile: every codec, size and audio layout we accept."""
+"""Test media made on the fly with PyAV and soundfile: every codec, size and audio layout."""
 
 from __future__ import annotations
 

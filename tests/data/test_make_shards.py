@@ -74,7 +74,9 @@ def test_jobs_write_disjoint_shards_that_add_up(seed_root: Path, tmp_path: Path)
 
 def test_max_shard_bytes_splits_a_group(seed_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "s"
-    assert main(seed_args(seed_root, out, "--samples_per_shard", "5", "--max_shard_bytes", "60K")) == 0
+    assert (
+        main(seed_args(seed_root, out, "--samples_per_shard", "5", "--max_shard_bytes", "60K")) == 0
+    )
     sizes = json.loads((out / "sizes.json").read_text())
     assert len(sizes) > 1 and sum(sizes.values()) == 5
     assert list(sizes)[:2] == ["train-000000.tar", "train-000000_01.tar"]
@@ -113,7 +115,11 @@ def test_caption_manifests_csv_and_jsonl(tmp_path: Path) -> None:
     csv_path = write_csv(
         tmp_path / "cap.csv",
         ["video", "caption", "audio"],
-        [["x.mp4", "  a  caption\twith spaces ", ""], ["y.mp4", "cafe\u0301", ""], ["z.mp4", "z", "z.flac"]],
+        [
+            ["x.mp4", "  a  caption\twith spaces ", ""],
+            ["y.mp4", "cafe\u0301", ""],
+            ["z.mp4", "z", "z.flac"],
+        ],
     )
     jsonl_path = write_jsonl(
         tmp_path / "cap.jsonl",
@@ -121,7 +127,14 @@ def test_caption_manifests_csv_and_jsonl(tmp_path: Path) -> None:
     )
     for manifest in (csv_path, jsonl_path):
         out = tmp_path / manifest.suffix[1:]
-        args = ["--manifest", str(manifest), "--video_root", str(videos), "--audio_root", str(audio)]
+        args = [
+            "--manifest",
+            str(manifest),
+            "--video_root",
+            str(videos),
+            "--audio_root",
+            str(audio),
+        ]
         assert main([*args, "--audio_from_video", "--output_dir", str(out), "--workers", "1"]) == 0
         samples = read_back(out)
         metas = {k: json.loads(s["json"]) for k, s in samples.items()}
@@ -169,6 +182,9 @@ def test_empty_manifest_exits_2_and_writes_nothing(
     manifest = tmp_path / "train.csv"
     manifest.write_text("audio,text,video\n")
     out = tmp_path / "out"
-    assert main(["--manifest", str(manifest), "--video_root", str(tmp_path), "--output_dir", str(out)]) == 2
+    assert (
+        main(["--manifest", str(manifest), "--video_root", str(tmp_path), "--output_dir", str(out)])
+        == 2
+    )
     assert f"{manifest}: empty manifest" in capsys.readouterr().err
     assert not out.exists()

@@ -25,7 +25,11 @@ def test_seed_csv(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "m.csv",
         ["audio", "text", "video"],
-        [["a.wav", "a.txt", "x/a.mp4"], ["", "b.txt", "b.mp4"], ["c.wav", "c.txt", "c.mp4", "extra"]],
+        [
+            ["a.wav", "a.txt", "x/a.mp4"],
+            ["", "b.txt", "b.mp4"],
+            ["c.wav", "c.txt", "c.mp4", "extra"],
+        ],
     )
     fmt, samples = read_manifest(path)
     assert fmt == "seed"

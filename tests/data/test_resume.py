@@ -1,6 +1,5 @@
 """kill -9 at any moment, then a rerun: the dataset equals an uninterrupted run's, byte for byte."""
 
-import json
 import os
 import signal
 import subprocess

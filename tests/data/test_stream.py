@@ -63,7 +63,9 @@ def test_batches_have_model_shapes_and_presence(corpus) -> None:
 
 
 def flatten(batches: list[dict]) -> list:
-    return [(b["keys"], b["video"], b["audio"], b["video_mask"], b["mlm_input_ids"]) for b in batches]
+    return [
+        (b["keys"], b["video"], b["audio"], b["video_mask"], b["mlm_input_ids"]) for b in batches
+    ]
 
 
 def same(a: list, b: list) -> bool:
@@ -107,7 +109,9 @@ def test_eval_sees_every_sample_once_across_ranks_and_workers(corpus) -> None:
 def test_too_few_shards_fails_fast(corpus) -> None:
     cfg = config(corpus, "data.num_workers=3")
     spec = stream_spec(cfg.model, cfg.data, train=False, batch_size=2, dist=DistInfo(0, 2), seed=0)
-    with pytest.raises(ValueError, match=r"5 shard\(s\) for 2 rank\(s\) x 3 worker\(s\) = 6 readers"):
+    with pytest.raises(
+        ValueError, match=r"5 shard\(s\) for 2 rank\(s\) x 3 worker\(s\) = 6 readers"
+    ):
         check_enough_shards(spec.shards, spec.dist, spec.num_workers)
 
 
