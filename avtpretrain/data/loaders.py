@@ -39,9 +39,14 @@ def train_stream(
     dist: DistInfo,
     seed: int,
     state: DataState | None = None,
+    max_samples: int | None = None,
 ) -> TrainStream:
+    """The training stream; `max_samples` (the seed's --max_train_samples) caps an epoch."""
     spec = stream_spec(model, data, train=True, batch_size=batch_size, dist=dist, seed=seed)
-    return TrainStream(spec, state, data.samples_per_epoch)
+    samples = data.samples_per_epoch or spec.shards.total_samples
+    if max_samples is not None:
+        samples = min(samples, max_samples)
+    return TrainStream(spec, state, samples)
 
 
 def eval_stream(

@@ -86,7 +86,7 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str, cfg_dict: dict) -> int:
     torch.manual_seed(cfg.run.seed + info.rank)
     resume = _resume_path(cfg)
     stream = train_stream(cfg.model, cfg.data, batch_size=settings.micro_batch, dist=info,
-                          seed=cfg.run.seed)  # fmt: skip
+                          seed=cfg.run.seed, max_samples=cfg.run.max_train_samples)  # fmt: skip
     steps = total_steps(cfg, stream.batches_per_epoch, settings.grad_accum)
     optimizer = build_optimizer(task, cfg.optim)
     scheduler = build_scheduler(optimizer, steps, cfg.optim)

@@ -53,6 +53,12 @@ def test_every_rank_steps_the_same_number_of_times(corpus) -> None:
     assert counts == [2, 2]
 
 
+def test_max_samples_caps_an_epoch(corpus) -> None:
+    cfg = config(corpus, "data.num_workers=0")
+    capped = train_stream(cfg.model, cfg.data, batch_size=2, dist=DistInfo(), seed=0, max_samples=6)
+    assert capped.batches_per_epoch == 3 and sum(1 for _ in capped) == 3
+
+
 def test_batches_have_model_shapes_and_presence(corpus) -> None:
     batch = next(iter(stream(corpus, world=1, workers=0)))
     assert batch["video"].shape == (2, 8, 3, 64, 64)
