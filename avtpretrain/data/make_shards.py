@@ -201,42 +201,55 @@ def run_groups(
 ) -> tuple[list[dict], bool]:
     """Write the groups; returns (records, whether it stopped early for too many errors)."""
     total = sum(len(sources) for _, sources in todo)
+    # The pool forks before the progress bar starts its monitor thread: forking a process that
+    # has threads is unsafe, and fork (unlike spawn) costs the workers no start-up imports.
+    pool = _Pool(todo, settings, workers) if workers > 1 else None
     records, errors = [], errors_before
     with tqdm(total=total, desc="samples", unit="sample", smoothing=0.1) as bar:
-        for record in _records(todo, settings, workers, bar):
-            records.append(record)
-            errors += len(record["errors"])
-            if max_errors is not None and errors > max_errors:
-                return records, True
+        results = pool.records(bar) if pool else _inline(todo, settings, bar)
+        try:
+            for record in results:
+                records.append(record)
+                errors += len(record["errors"])
+                if max_errors is not None and errors > max_errors:
+                    return records, True
+        finally:
+            if pool:
+                pool.close(bar)
     return records, False
 
 
-def _records(todo, settings: BuildSettings, workers: int, bar: tqdm):
-    """Yield done-records as groups finish: in this process for one worker, else in a pool."""
-    if workers == 1:
-        for spec, sources in todo:
-            yield sw.write_group(spec, sources, settings, on_sample=lambda: bar.update(1))
-        return
-    # spawn, not fork: workers start clean of the parent's threads and open media handles.
-    ctx = mp.get_context("spawn")
-    counter = ctx.Value("q", 0)
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)),
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(counter,),
-    )
-    pending = {pool.submit(_run_group, spec, sources, settings) for spec, sources in todo}
-    try:
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            bar.update(counter.value - bar.n)
+def _inline(todo, settings: BuildSettings, bar: tqdm):
+    for spec, sources in todo:
+        yield sw.write_group(spec, sources, settings, on_sample=lambda: bar.update(1))
+
+
+class _Pool:
+    """Worker processes writing whole groups, with a shared per-sample progress counter."""
+
+    def __init__(self, todo, settings: BuildSettings, workers: int) -> None:
+        ctx = mp.get_context("fork")
+        self.counter = ctx.Value("q", 0)
+        self.executor = ProcessPoolExecutor(
+            max_workers=min(workers, len(todo)),
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(self.counter,),
+        )
+        self.pending = {self.executor.submit(_run_group, s, src, settings) for s, src in todo}
+
+    def records(self, bar: tqdm):
+        """Done-records in the order groups finish."""
+        while self.pending:
+            done, self.pending = wait(self.pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            bar.update(self.counter.value - bar.n)
             for future in done:
                 yield future.result()
-    finally:
+
+    def close(self, bar: tqdm) -> None:
         # Reached early on --max_errors or an exception: drop queued groups, finish running ones.
-        pool.shutdown(wait=True, cancel_futures=True)
-        bar.update(counter.value - bar.n)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        bar.update(self.counter.value - bar.n)
 
 
 def main(argv: list[str] | None = None) -> int:
