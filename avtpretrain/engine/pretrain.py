@@ -134,4 +134,7 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str, cfg_dict: dict) -> int:
     logger.close(summary)
     logger.message(f"done: {summary}")
     dist.barrier()
+    # Tear the process group down explicitly: left to interpreter exit, its background threads
+    # were seen to abort a rank ("terminate called without an active exception").
+    dist.destroy_process_group()
     return 0
