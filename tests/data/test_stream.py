@@ -167,3 +167,21 @@ def test_tokenizer_loads_from_its_folder_only(corpus, tmp_path: Path) -> None:
     assert tok.unk_token_id not in ids and tok.mask_token_id is not None
     with pytest.raises(ValueError, match="not a tokenizer folder; make one with"):
         load_tokenizer(str(tmp_path / "nothing"))
+
+
+def test_eval_clips_give_several_clips_per_video(corpus) -> None:
+    cfg = config(corpus, "data.num_workers=0", "data.eval_clips=2")
+    batch = next(eval_stream(cfg.model, cfg.data, batch_size=2, dist=DistInfo(), seed=0))
+    assert batch["video"].shape == (2, 2, 8, 3, 64, 64)
+
+
+def test_datasets_mix_by_weight(corpus, tmp_path: Path) -> None:
+    from avtpretrain.data.shards import resolve_shards
+
+    other = Path(shutil.copytree(corpus[0], tmp_path / "other"))
+    by_size = resolve_shards([str(corpus[0]), str(other)])
+    assert by_size.weights[:5] == [3.0, 3.0, 3.0, 3.0, 1.0] and by_size.total_samples == 26
+    weighted = resolve_shards([str(corpus[0]), str(other)], [0.9, 0.1])
+    first, second = sum(weighted.weights[:5]), sum(weighted.weights[5:])
+    assert first == pytest.approx(0.9) and second == pytest.approx(0.1)
+    assert weighted.weights[0] == pytest.approx(0.9 * 3 / 13)
