@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -25,6 +24,7 @@ import torch
 import torch.multiprocessing as mp
 
 from avtpretrain.config import ObjectivesConfig, load_model_config
+from avtpretrain.engine.distributed import free_port
 from avtpretrain.io import atomic_write_text
 from avtpretrain.tasks.pretrain import PretrainTask
 
@@ -143,12 +143,6 @@ def _timing_rank(rank: int, port: int, model: str, micro: int, steps: int, out: 
     _init(rank, 1, port)
     _, times = engine_steps(model, micro, steps, 2)
     Path(out, "ds_times.json").write_text(json.dumps(times))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ import torch
 from avtpretrain.dist import DistInfo
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -29,7 +30,7 @@ def init_distributed(device_choice: str) -> tuple[DistInfo, torch.device]:
     # A plain `python launch/pretrain.py` has no launcher variables: make it a world of one.
     if "RANK" not in os.environ:
         os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+        os.environ.setdefault("MASTER_PORT", str(free_port()))
     info = DistInfo.from_env()
     device = resolve_device(device_choice, info.local_rank)
     if device.type == "cpu":

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from avtpretrain.engine.distributed import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,12 +34,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert make_shards(args) == 0
     tokenizer = train_wordpiece(shard_captions([str(shards["train"])]), 300, root / "tokenizer")
     return {"train": shards["train"], "val": shards["val"], "tokenizer": tokenizer}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pretrain_cmd(corpus: dict, out: Path, ds: str, *extra: str, nproc: int = 1) -> list[str]:

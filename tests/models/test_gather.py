@@ -1,7 +1,6 @@
 """Contrastive features gathered with gradients: 2 ranks x batch 4 equal 1 rank x batch 8."""
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from avtpretrain.config import ObjectivesConfig, load_model_config
+from avtpretrain.engine.distributed import free_port
 from avtpretrain.tasks.pretrain import PretrainTask
 from tests.models.conftest import REPO, VOCAB, make_batch
 
 CONTRASTIVE_ONLY = ObjectivesConfig(contrastive=1.0, matching=0, mlm=0, mvm=0, mam=0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def loss_and_grads(batch: dict) -> tuple[float, dict[str, torch.Tensor]]:
