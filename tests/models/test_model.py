@@ -113,3 +113,30 @@ def test_unknown_family_names_the_known_ones(tiny) -> None:
         ValueError, match=r"model\.video\.family: unknown 'timesformer' \(known: videomae\)"
     ):
         AVTModel(bad, VOCAB)
+
+
+def test_gradient_checkpointing_per_tower_gives_the_same_gradients(tiny) -> None:
+    on = replace(
+        tiny,
+        text=replace(tiny.text, gradient_checkpointing=True),
+        audio=replace(tiny.audio, gradient_checkpointing=True),
+        video=replace(tiny.video, gradient_checkpointing=True),
+        fusion=replace(tiny.fusion, gradient_checkpointing=True),
+    )
+    grads = []
+    for cfg in (tiny, on):
+        torch.manual_seed(0)
+        task = PretrainTask(cfg, ObjectivesConfig(matching=0), VOCAB).train()
+        hf = [getattr(task.model, t).hf for t in ("text", "audio", "video")]
+        # transformers 5 names it is_activation_checkpointing (4.x: is_gradient_checkpointing)
+        flags = [getattr(m, "is_activation_checkpointing", None) for m in hf]
+        assert [*flags, task.model.fusion.gradient_checkpointing] == [cfg is on] * 4
+        for module in task.modules():  # no dropout: both runs must draw nothing random
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        loss, _ = task(make_batch(cfg, n=4))
+        loss.backward()
+        grads.append({n: p.grad.clone() for n, p in task.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name, g in grads[0].items():
+        assert torch.allclose(g, grads[1][name], atol=1e-5), name
