@@ -26,7 +26,7 @@ def test_recipe_inlines_named_model(project: Path) -> None:
     cfg = load_recipe(project / "pretrain/demo.yaml")
     assert cfg.model.text.family == "bert"
     assert cfg.model.video.num_frames == 8
-    assert cfg.optim.learning_rate == pytest.approx(5e-4)
+    assert cfg.optim.learning_rate == pytest.approx(1e-3)
     assert cfg.data.train_shards == ["shards/demo/train"]
 
 
