@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from avtpretrain.config import to_dict
 from avtpretrain.config.cli import add_config_args, config_from_args
 
 # The seed's familiar options: each is a recipe field, settable from the command line.
@@ -52,7 +51,7 @@ def pretrain(argv: list[str] | None = None) -> int:
     cfg = config_from_args(parser, args)  # fails fast, before any heavy import
     from avtpretrain.engine.pretrain import run_pretraining
 
-    return run_pretraining(cfg, args.deepspeed, to_dict(cfg))
+    return run_pretraining(cfg, args.deepspeed)
 
 
 if __name__ == "__main__":

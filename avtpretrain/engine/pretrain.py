@@ -13,9 +13,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from avtpretrain.config import RecipeConfig, save_resolved
-from avtpretrain.data.loaders import eval_stream, train_stream
-from avtpretrain.data.stream import DataState
+from avtpretrain.config import RecipeConfig, save_resolved, to_dict
+from avtpretrain.data.loaders import stream_spec, train_stream
+from avtpretrain.data.stream import DataState, eval_batches
 from avtpretrain.data.tokenizer import load_tokenizer
 from avtpretrain.engine.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from avtpretrain.engine.distributed import init_distributed
@@ -74,7 +74,7 @@ def _client_state(cfg_dict: dict, state: TrainState, data_state: DataState) -> d
     return {"train": state.to_dict(), "ranks": ranks, "config": cfg_dict}
 
 
-def run_pretraining(cfg: RecipeConfig, ds_path: str, cfg_dict: dict) -> int:
+def run_pretraining(cfg: RecipeConfig, ds_path: str) -> int:
     settings = read_ds_config(ds_path)
     info, device = init_distributed(cfg.run.device)
     seed_everything(cfg.run.seed + info.rank)
@@ -103,20 +103,32 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str, cfg_dict: dict) -> int:
     logger = RunLogger(cfg.run.output_dir, info, steps, state.step)
     if resume is not None:
         logger.message(f"resumed from {resume} at step {state.step}")
-    cfg_snapshot = dict(cfg_dict)
+    cfg_dict = to_dict(cfg)
+    # Built once: every evaluation reads the same shards with the same tokenizer.
+    eval_spec = (
+        stream_spec(
+            cfg.model,
+            cfg.data,
+            train=False,
+            batch_size=settings.micro_batch,
+            dist=info,
+            seed=cfg.run.seed,
+        )
+        if cfg.data.val_shards
+        else None
+    )
 
     def save(step: int) -> None:
-        client = _client_state(cfg_snapshot, state, stream.state)
+        client = _client_state(cfg_dict, state, stream.state)
         path = save_checkpoint(
             engine, cfg.run.output_dir, step, client, info, cfg.run.save_total_limit
         )
         logger.message(f"saved {path}")
 
     def evaluate(step: int) -> None:
-        if not cfg.data.val_shards:
+        if eval_spec is None:
             return
-        batches = eval_stream(cfg.model, cfg.data, batch_size=settings.micro_batch, dist=info,
-                              seed=cfg.run.seed)  # fmt: skip
+        batches = eval_batches(eval_spec)
         metrics = zero_shot_retrieval(engine.module, batches, device, settings.dtype, info)
         logger.log(step, metrics)
 
