@@ -1,6 +1,7 @@
 """Typed, frozen configuration: YAML files → dataclasses, strict keys, type-checked overrides."""
 
 from avtpretrain.config.files import load_model_config, load_recipe, save_resolved
+from avtpretrain.config.finetune import DownstreamConfig, FinetuneConfig
 from avtpretrain.config.loader import ConfigError, from_dict, to_dict
 from avtpretrain.config.model import (
     AudioTowerConfig,
@@ -21,6 +22,8 @@ __all__ = [
     "AudioTowerConfig",
     "ConfigError",
     "DataConfig",
+    "DownstreamConfig",
+    "FinetuneConfig",
     "FusionConfig",
     "ModelConfig",
     "ObjectivesConfig",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from avtpretrain.config.files import load_recipe, save_resolved
+from avtpretrain.config.files import R, load_recipe, save_resolved
 from avtpretrain.config.loader import ConfigError, dump_yaml
 from avtpretrain.config.recipe import RecipeConfig
 
@@ -21,10 +21,12 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RecipeConfig:
+def config_from_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, kind: type[R] = RecipeConfig
+) -> R:
     """Load the recipe named on the command line; a config error exits 2 with a one-line message."""
     try:
-        return load_recipe(args.config, args.overrides)
+        return load_recipe(args.config, args.overrides, kind)
     except ConfigError as err:
         parser.exit(2, f"{parser.prog}: config error: {err}\n")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from avtpretrain.config.loader import (
     ConfigError,
@@ -15,6 +16,8 @@ from avtpretrain.config.loader import (
 )
 from avtpretrain.config.model import ModelConfig
 from avtpretrain.config.recipe import RecipeConfig
+
+R = TypeVar("R")
 
 RESOLVED_NAME = "config.yaml"
 
@@ -53,7 +56,7 @@ def load_model_config(name_or_path: str, recipe_path: Path | None = None) -> Mod
     return from_dict(ModelConfig, read_yaml(path), source=str(path))
 
 
-def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> RecipeConfig:
+def load_recipe(path: str | Path, overrides: Sequence[str] = (), kind: type[R] = RecipeConfig) -> R:
     """Load a recipe, inlining its named architecture, then apply `a.b=c` overrides (type-checked).
 
     The files are validated first, so an error blames the file it is in; only then are the
@@ -68,12 +71,12 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> RecipeConfig
         raise ConfigError(
             f"{path}: model: required key is missing (a model_configs name or mapping)"
         )
-    config = from_dict(RecipeConfig, raw, source=str(path))
+    config = from_dict(kind, raw, source=str(path))
     if overrides:
-        config = from_dict(RecipeConfig, apply_overrides(to_dict(config), list(overrides)), "--set")
+        config = from_dict(kind, apply_overrides(to_dict(config), list(overrides)), "--set")
     return config
 
 
-def save_resolved(config: RecipeConfig, run_dir: str | Path) -> Path:
+def save_resolved(config: Any, run_dir: str | Path) -> Path:
     """Write the fully resolved config into the run directory; it loads back with `load_recipe`."""
     return save_yaml(config, Path(run_dir) / RESOLVED_NAME)

@@ -89,12 +89,13 @@ class SampleDecoder:
         return {
             "key": raw["__key__"],
             "caption": rng.choice(captions) if self.spec.train else captions[0],
-            "video": self._video(raw[video_ext], rng),
+            "video": self.video(raw[video_ext], rng),
             "video_present": True,
             **self._audio(raw.get(fmt.AUDIO_EXT), rng),
         }
 
-    def _video(self, data: bytes, rng: random.Random) -> torch.Tensor:
+    def video(self, data: bytes, rng: random.Random) -> torch.Tensor:
+        """Encoded video bytes → uint8 [T, 3, S, S], or [clips, T, 3, S, S] for several clips."""
         spec = self.spec
 
         def pick(total: int) -> list[int]:
@@ -183,9 +184,10 @@ class Collator:
             "attention_mask": tokens["attention_mask"],
             "video": torch.stack([s["video"] for s in samples]),
             "video_present": torch.tensor([s["video_present"] for s in samples]),
-            "audio": torch.stack([s["audio"] for s in samples]),
-            "audio_present": torch.tensor([s["audio_present"] for s in samples]),
         }
+        if "audio" in samples[0]:  # downstream tasks are text + video only
+            batch["audio"] = torch.stack([s["audio"] for s in samples])
+            batch["audio_present"] = torch.tensor([s["audio_present"] for s in samples])
         if self.masks is not None:
             batch |= self._masks(tokens, len(samples), gen)
         return batch

@@ -44,3 +44,16 @@ class MAEDecoder(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(self.norm(x))
+
+
+class QAHead(nn.Module):
+    """ALPRO's answer classifier on the fused [CLS]: Linear → ReLU → Linear."""
+
+    def __init__(self, hidden: int, mult: int, num_answers: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden, hidden * mult), nn.ReLU(), nn.Linear(hidden * mult, num_answers)
+        )
+
+    def forward(self, fused: torch.Tensor) -> torch.Tensor:
+        return self.mlp(fused)

@@ -13,7 +13,7 @@ from avtpretrain.models.heads import MAEDecoder, MLMHead
 from avtpretrain.models.model import AVTModel
 from avtpretrain.objectives.contrastive import gather_no_grad, gather_with_grad, info_nce
 from avtpretrain.objectives.masked import mae_loss, mlm_loss, patchify_audio, patchify_video
-from avtpretrain.objectives.matching import hard_negatives, matching_loss
+from avtpretrain.tasks.matching import matching_step
 
 PAIRS = (("text", "video"), ("text", "audio"), ("audio", "video"))
 
@@ -78,19 +78,10 @@ class PretrainTask(nn.Module):
         return sum(terms) / len(terms)
 
     def _matching(self, text, video, batch, emb, metrics) -> torch.Tensor:
-        keep_t, keep_v = batch["attention_mask"], batch["video_present"]
-        n = len(keep_t)
         with torch.no_grad():
             sim = emb["text"] @ emb["video"].t()
-        neg_v = hard_negatives(sim)  # a hard video for each text
-        neg_t = hard_negatives(sim.t())  # a hard text for each video
-        texts = torch.cat([text, text, text[neg_t]])
-        videos = torch.cat([video, video[neg_v], video])
-        keep = {"text": torch.cat([keep_t, keep_t, keep_t[neg_t]]),
-                "video": torch.cat([keep_v, keep_v[neg_v], keep_v])}  # fmt: skip
-        fused, _ = self.model.fuse({"text": texts, "video": videos}, keep)
-        labels = torch.cat([torch.ones(n), torch.zeros(2 * n)]).long().to(fused.device)
-        loss, acc = matching_loss(self.match_head(fused), labels)
+        loss, acc = matching_step(self.model, self.match_head, text, video,
+                                  batch["attention_mask"], batch["video_present"], sim)  # fmt: skip
         metrics["acc/matching"] = acc.detach()
         return loss
 

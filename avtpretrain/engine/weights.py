@@ -1,0 +1,80 @@
+"""`--init_from`: start a task from a pretraining (or finetuning) output, reporting the key diff.
+
+Accepted: an exported `model.safetensors` (or the export folder holding it), a DeepSpeed
+`checkpoint-N` folder of any ZeRO stage, or a run folder (its latest complete checkpoint).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from avtpretrain.engine.checkpoint import latest_checkpoint
+from avtpretrain.engine.export import consolidated_state
+
+EXPORTED = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    source: Path
+    loaded: int
+    missing: list[str]  # in the task, not in the source: left as initialised
+    unexpected: list[str]  # in the source, not in the task: ignored
+
+    def lines(self) -> list[str]:
+        out = [f"init_from {self.source}: {self.loaded} tensors loaded"]
+        if self.missing:
+            out.append(f"  missing, freshly initialised: {_groups(self.missing)}")
+        if self.unexpected:
+            out.append(f"  unexpected, ignored: {_groups(self.unexpected)}")
+        return out
+
+
+def _groups(names: list[str]) -> str:
+    """`qa_head.mlp.0.weight, qa_head.mlp.0.bias` → `qa_head.mlp (2)`: short and complete."""
+    counts = Counter(".".join(n.split(".")[:2]) for n in names)
+    return ", ".join(f"{k} ({v})" for k, v in sorted(counts.items()))
+
+
+def read_weights(path: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
+    """(resolved source, task-level state dict: model weights under `model.`)."""
+    path = Path(path)
+    if path.is_dir() and (path / EXPORTED).is_file():
+        path = path / EXPORTED
+    if path.is_file() and path.suffix == ".safetensors":
+        return path, {f"model.{k}": v for k, v in load_file(str(path)).items()}
+    if path.is_dir() and not path.name.startswith("checkpoint-"):
+        found = latest_checkpoint(path)
+        if found is None:
+            raise FileNotFoundError(
+                f"init_from: {path} holds neither {EXPORTED} nor a complete checkpoint-N"
+            )
+        path = found
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"init_from: {path} is not a .safetensors file, an export folder or a checkpoint"
+        )
+    state, _ = consolidated_state(path)
+    return path, state
+
+
+def load_into(task: nn.Module, path: str | Path) -> LoadReport:
+    """Copy every matching tensor into `task`; a shape mismatch is an error naming the key."""
+    source, state = read_weights(path)
+    own = task.state_dict()
+    for name, value in state.items():
+        if name in own and own[name].shape != value.shape:
+            hint = " (use the tokenizer it was trained with)" if "word_embeddings" in name else ""
+            raise ValueError(
+                f"init_from {source}: {name}: shape {list(value.shape)} in the checkpoint, "
+                f"{list(own[name].shape)} in this model{hint}"
+            )
+    result = task.load_state_dict(state, strict=False)
+    loaded = len(set(state) & set(own))
+    return LoadReport(source, loaded, sorted(result.missing_keys), sorted(result.unexpected_keys))

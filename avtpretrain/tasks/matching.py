@@ -1,0 +1,41 @@
+"""Video–text matching through the fusion encoder: the training step and pair scoring."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avtpretrain.models.model import AVTModel
+from avtpretrain.objectives.matching import hard_negatives, matching_loss
+
+
+def matching_step(model: AVTModel, head: nn.Module, text: torch.Tensor, video: torch.Tensor,
+                  keep_t: torch.Tensor, keep_v: torch.Tensor,
+                  sim: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Positives plus one hard negative video per text and one hard negative text per video.
+
+    text/video are token states [N, L, H], keep_t [N, L] and keep_v [N] their masks, sim [N, N]
+    the (detached) text–video similarities that pick the negatives. Returns (loss, accuracy).
+    """
+    n = len(text)
+    neg_v = hard_negatives(sim)
+    neg_t = hard_negatives(sim.t())
+    texts = torch.cat([text, text, text[neg_t]])
+    videos = torch.cat([video, video[neg_v], video])
+    keep = {"text": torch.cat([keep_t, keep_t, keep_t[neg_t]]),
+            "video": torch.cat([keep_v, keep_v[neg_v], keep_v])}  # fmt: skip
+    fused, _ = model.fuse({"text": texts, "video": videos}, keep)
+    labels = torch.cat([torch.ones(n), torch.zeros(2 * n)]).long().to(fused.device)
+    return matching_loss(head(fused), labels)
+
+
+def match_scores(model: AVTModel, head: nn.Module, text: torch.Tensor, text_mask: torch.Tensor,
+                 video: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """Matching logit margin (match − no match) of aligned text/video token rows → [N]."""
+    keep = {
+        "text": text_mask,
+        "video": torch.ones(len(video), dtype=torch.bool, device=video.device),
+    }
+    fused, _ = model.fuse({"text": text, "video": video}, keep)
+    logits = head(fused).float()
+    return logits[:, 1] - logits[:, 0]

@@ -1,0 +1,42 @@
+"""Video QA finetuning: a classifier over the answer vocabulary on the fused [CLS]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from avtpretrain.config import DownstreamConfig, ModelConfig
+from avtpretrain.models.heads import QAHead
+from avtpretrain.models.model import AVTModel
+
+
+class QATask(nn.Module):
+    def __init__(self, model_cfg: ModelConfig, cfg: DownstreamConfig, vocab_size: int,
+                 num_answers: int) -> None:  # fmt: skip
+        super().__init__()
+        self.model = AVTModel(model_cfg, vocab_size)
+        self.qa_head = QAHead(model_cfg.fusion.hidden_size, cfg.qa_hidden_mult, num_answers)
+
+    def answer_logits(self, text: torch.Tensor, text_mask: torch.Tensor,
+                      video: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """Question token states [B, L, H] (+ mask) and video token states [B, N, H] → logits."""
+        keep = {"text": text_mask, "video": torch.ones(len(video), dtype=torch.bool,
+                                                        device=video.device)}  # fmt: skip
+        fused, _ = self.model.fuse({"text": text, "video": video}, keep)
+        return self.qa_head(fused)
+
+    def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        text = self.model.encode_text(batch["input_ids"], batch["attention_mask"])
+        video = self.model.encode_video(batch["video"])
+        logits = self.answer_logits(text, batch["attention_mask"], video).float()
+        labels = batch["labels"]
+        # Answers outside the vocabulary carry -100: no loss, and not counted in the accuracy.
+        known = labels != -100
+        loss = (
+            F.cross_entropy(logits, labels, ignore_index=-100) if known.any() else logits.sum() * 0
+        )
+        acc = (logits.argmax(1)[known] == labels[known]).float().mean() if known.any() else loss * 0
+        return loss, {"acc/qa": acc.detach()}
