@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +191,6 @@ def run_inference(cfg: FinetuneConfig, ds_path: str, checkpoint: str | None, spl
         )
     task.to(ctx.device, ctx.settings.dtype)
     out = Path(output_dir or cfg.run.output_dir) / "eval"
-    results = {n: down.report(task, n, out) for n in splits}
-    if ctx.info.is_main:
-        print(json.dumps({"results": results}, indent=None), flush=True)
+    for name in splits:
+        down.report(task, name, out)
     return finish(None, {})

@@ -33,7 +33,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 "--workers", "1"]  # fmt: skip
         assert make_shards(args) == 0
     tokenizer = train_wordpiece(shard_captions([str(shards["train"])]), 300, root / "tokenizer")
-    return {"train": shards["train"], "val": shards["val"], "tokenizer": tokenizer}
+    return {"train": shards["train"], "val": shards["val"], "tokenizer": tokenizer,
+            "raw": root / "raw"}  # fmt: skip
 
 
 def pretrain_cmd(corpus: dict, out: Path, ds: str, *extra: str, nproc: int = 1) -> list[str]:
@@ -68,3 +69,16 @@ def read_log(out: Path) -> list[dict]:
 def losses(log: list[dict]) -> dict[int, float]:
     """train/loss per step (a resumed run's later entries win)."""
     return {r["step"]: r["train/loss"] for r in log if "train/loss" in r}
+
+
+STEPS = ["--max_steps", "4", "--save_steps", "100"]
+
+
+@pytest.fixture(scope="session")
+def fp32_runs(corpus, tmp_path_factory) -> dict[int, tuple[list[dict], Path]]:
+    """Four-step fp32 pretraining runs under ZeRO-0..3 (their logs and output folders)."""
+    runs = {}
+    for stage in (0, 1, 2, 3):
+        out = tmp_path_factory.mktemp(f"z{stage}")
+        runs[stage] = (run_pretrain(corpus, out, f"zero{stage}_fp32", *STEPS), out)
+    return runs

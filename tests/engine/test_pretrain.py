@@ -1,6 +1,5 @@
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,17 +10,6 @@ from transformers import AutoModel
 from avtpretrain.config import load_recipe
 from avtpretrain.models.model import AVTModel
 from tests.engine.conftest import REPO, losses, run_pretrain
-
-STEPS = ["--max_steps", "4", "--save_steps", "100"]
-
-
-@pytest.fixture(scope="module")
-def fp32_runs(corpus, tmp_path_factory) -> dict[int, tuple[list[dict], Path]]:
-    runs = {}
-    for stage in (0, 1, 2, 3):
-        out = tmp_path_factory.mktemp(f"z{stage}")
-        runs[stage] = (run_pretrain(corpus, out, f"zero{stage}_fp32", *STEPS), out)
-    return runs
 
 
 def test_zero_stages_give_the_same_fp32_loss_trajectory(fp32_runs) -> None:
