@@ -34,6 +34,11 @@ def consolidated_state(checkpoint: Path) -> tuple[dict[str, torch.Tensor], dict]
         state = get_fp32_state_dict_from_zero_checkpoint(
             str(checkpoint.parent), tag=checkpoint.name
         )
+        # Under ZeRO-1 the merged state leaves out frozen parameters (e.g. a fixed sin-cos
+        # table); the module states hold them in full, and frozen means they never changed.
+        for name, value in saved["module"].items():
+            if name not in state and value.numel() > 0:
+                state[name] = value.float()
     client = {k: saved[k] for k in ("config", "train") if k in saved}
     return state, client
 

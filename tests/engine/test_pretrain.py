@@ -23,7 +23,7 @@ def test_zero_stages_give_the_same_fp32_loss_trajectory(fp32_runs) -> None:
             assert other[step] == pytest.approx(loss, abs=1e-5), (stage, step)
 
 
-@pytest.mark.parametrize("stage", [0, 2, 3])
+@pytest.mark.parametrize("stage", [0, 1, 2, 3])
 def test_exported_checkpoint_loads_strictly(fp32_runs, stage, tmp_path) -> None:
     out = fp32_runs[stage][1]
     code = subprocess.run(
