@@ -40,7 +40,13 @@ demo: $(STAMP)
 	$(PY) launch/pretrain.py --config pretrain/demo.yaml --deepspeed ds_configs/zero2_fp32.json \
 		--overwrite_output_dir
 	$(PY) tools/export_checkpoint.py $(DEMO_RUN)/pretrain --out $(DEMO_RUN)/pretrain/export
-	@echo "demo data: $(DEMO_DATA)  shards: $(DEMO_SHARDS)/{train,val,test}  pretraining: $(DEMO_RUN)/pretrain (log.jsonl, tensorboard/, export/)"
+	$(PY) launch/finetune_retrieval.py --config finetune/demo_ret.yaml \
+		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir
+	$(PY) launch/finetune_qa.py --config finetune/demo_qa.yaml \
+		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir
+	@echo "demo data: $(DEMO_DATA)  shards: $(DEMO_SHARDS)/{train,val,test}  pretraining: $(DEMO_RUN)/pretrain  finetuning: $(DEMO_RUN)/{retrieval,qa}"
+	# The demo's acceptance: t2v R@1 >= 5x chance, QA accuracy >= 2x the majority answer.
+	$(PY) tools/show_results.py $(DEMO_RUN)/retrieval/eval/val $(DEMO_RUN)/qa/eval/val --min_ratio 5 2
 
 clean-demo:
 	rm -rf $(DEMO_DATA) $(DEMO_RUN) $(DEMO_SHARDS)

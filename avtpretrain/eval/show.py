@@ -1,0 +1,63 @@
+"""`tools/show_results.py`: print evaluation folders (results.json + info.json) beside baselines.
+
+With --min_ratio, also check each headline number against its baseline: text→video R@1 against
+chance, QA overall accuracy against the majority answer; exits 1 when one falls short.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from avtpretrain.eval import report
+
+
+def _load(folder: Path) -> tuple[dict, dict]:
+    try:
+        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SystemExit(f"show_results.py: {folder}: cannot read results ({err})") from None
+    return results, info
+
+
+def headline(results: dict, info: dict) -> tuple[str, float, float]:
+    """(name, value, baseline) of the number a task is judged by."""
+    if "text2video" in results:
+        return (
+            "text→video R@1 vs chance",
+            results["text2video"]["r1"],
+            info["chance"]["text2video"]["r1"],
+        )
+    base = info["baselines"]["majority_answer"]["overall_acc"] if info.get("baselines") else 0.0
+    return "QA overall accuracy vs majority answer", results["overall_acc"], base
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="show_results.py", description=__doc__.split("\n")[0])
+    p.add_argument("folders", nargs="+", type=Path, help="eval/<split> folders")
+    p.add_argument("--min_ratio", type=float, nargs="+", metavar="R",
+                   help="required headline/baseline ratio (one, or one per folder)")  # fmt: skip
+    args = p.parse_args(argv)
+    ratios = args.min_ratio or []
+    if len(ratios) not in (0, 1, len(args.folders)):
+        p.error("--min_ratio: give one ratio, or one per folder")
+    failed = 0
+    for i, folder in enumerate(args.folders):
+        results, info = _load(folder)
+        if "text2video" in results:
+            table = report.retrieval_table(results, info["chance"])
+        else:
+            table = report.qa_table(results, info.get("baselines"))
+        name, value, base = headline(results, info)
+        ratio = value / base if base else float("inf")
+        print(f"\n== {folder} ({info['split']} split)\n{table}")
+        line = f"{name}: {value:.2f} / {base:.2f} = {ratio:.1f}x"
+        if ratios:
+            need = ratios[0] if len(ratios) == 1 else ratios[i]
+            ok = ratio >= need
+            failed += not ok
+            line += f" (required >= {need:g}x: {'ok' if ok else 'NOT MET'})"
+        print(line)
+    return 1 if failed else 0
