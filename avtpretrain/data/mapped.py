@@ -67,14 +67,29 @@ class CollateItems:
         return batch
 
 
-def _loader(items: Items, batches: list[list[tuple[int, int]]], collate, workers: int):
+def _loader(items: Items, batches, collate, workers: int, persistent: bool = False) -> DataLoader:
     return DataLoader(
         items,
         batch_sampler=batches,
         num_workers=workers,
         collate_fn=CollateItems(collate),
+        persistent_workers=persistent and workers > 0,
         generator=torch.Generator(),  # never draw from the global RNG (see data.stream)
     )
+
+
+class _Schedule:
+    """The batch sampler of a persistent loader: the main process iterates it once per epoch,
+    so setting `batches` before each epoch changes what the long-lived workers load."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[int, int]]] = []
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
 
 
 class MapStream:
@@ -88,11 +103,13 @@ class MapStream:
                 f"{items.size} training items cannot fill one batch of {batch_size} on each of "
                 f"{dist.world_size} rank(s)"
             )
-        self.items, self.collate, self.dist = items, collate, dist
-        self.batch_size, self.workers, self.seed = batch_size, num_workers, seed
+        self.items, self.dist, self.batch_size, self.seed = items, dist, batch_size, seed
         self.batches_per_epoch = per_rank
         self.state = DataState()
         self._counts: Counter[str] = Counter()
+        self._schedule = _Schedule()
+        # Workers live across epochs: forking them anew each epoch cost a visible pause.
+        self._loader = _loader(items, self._schedule, collate, num_workers, persistent=True)
 
     def restore(self, state: DataState) -> None:
         self.state = state
@@ -110,8 +127,8 @@ class MapStream:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         epoch = self.state.epoch
-        todo = self._batches(epoch)[self.state.batches :]
-        for batch in _loader(self.items, todo, self.collate, self.workers):
+        self._schedule.batches = self._batches(epoch)[self.state.batches :]
+        for batch in self._loader:
             self._counts["samples_read"] += len(batch["index"])
             self._counts.update({f"skipped/{k}": v for k, v in batch.pop("skipped").items()})
             self.state.batches += 1

@@ -23,7 +23,14 @@ from avtpretrain.data.tokenizer import load_tokenizer
 from avtpretrain.engine.eval_common import EvalSetup
 from avtpretrain.engine.eval_qa import evaluate_qa
 from avtpretrain.engine.eval_retrieval import evaluate_retrieval, query_ranks
-from avtpretrain.engine.runner import Context, build_same_everywhere, finish, fit, start
+from avtpretrain.engine.runner import (
+    Context,
+    build_same_everywhere,
+    finish,
+    fit,
+    resume_path,
+    start,
+)
 from avtpretrain.engine.weights import load_into
 from avtpretrain.eval import report
 from avtpretrain.tasks.qa import QATask
@@ -155,7 +162,10 @@ def run_finetune(cfg: FinetuneConfig, ds_path: str) -> int:
     ctx = start(cfg, ds_path)
     down = Downstream(cfg, ctx)
     task = build_same_everywhere(cfg, ctx, down.build_task)
-    if cfg.downstream.init_from:
+    resume = resume_path(cfg)
+    if resume is not None:
+        _message(ctx, f"resuming from {resume}: init_from is not applied")
+    elif cfg.downstream.init_from:
         for line in load_into(task, cfg.downstream.init_from).lines():
             _message(ctx, line)
     else:

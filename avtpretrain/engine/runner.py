@@ -95,7 +95,8 @@ def build_same_everywhere(cfg: Any, ctx: Context, build: Callable[[], nn.Module]
     return task
 
 
-def _resume_path(cfg: Any) -> Path | None:
+def resume_path(cfg: Any) -> Path | None:
+    """The checkpoint this run continues from, or None for a fresh start."""
     if cfg.run.resume_from_checkpoint:
         path = Path(cfg.run.resume_from_checkpoint)
         if path.name == "latest" or (path.is_dir() and not path.name.startswith("checkpoint-")):
@@ -120,7 +121,7 @@ def fit(cfg: Any, ctx: Context, task: nn.Module, stream: Any,
         evaluate: Evaluate | None) -> Trained:  # fmt: skip
     """Train `task` on `stream` under DeepSpeed, resuming from the output folder when it can."""
     info, settings = ctx.info, ctx.settings
-    resume = _resume_path(cfg)
+    resume = resume_path(cfg)
     steps = total_steps(cfg, stream.batches_per_epoch, settings.grad_accum)
     optimizer = build_optimizer(task, cfg.optim)
     scheduler = build_scheduler(optimizer, steps, cfg.optim)

@@ -164,3 +164,28 @@ def test_zero3_two_process_finetune_evaluates_in_step(corpus, tmp_path) -> None:
     again = json.loads((tmp_path / "inf/eval/val/results.json").read_text())
     for d in trained:
         assert again[d] == pytest.approx(trained[d], abs=1e-6), d
+
+
+def test_qa_inference_aggregates_several_clips(qa_run, corpus, qa_data, tmp_path) -> None:
+    out = tmp_path / "clips"
+    stdout = launch("inference_qa.py", *qa_args(corpus, qa_data), "--deepspeed", FP32,
+                    "--checkpoint", str(qa_run[0]), "--split", "val", "--output_dir", str(out),
+                    "--set", f"data.tokenizer={corpus['tokenizer']}", "--set", "data.eval_clips=3",
+                    "--set", "downstream.clip_aggregation=logsumexp")  # fmt: skip
+    info = json.loads((out / "eval/val/info.json").read_text())
+    assert info["eval_clips"] == 3 and info["clip_aggregation"] == "logsumexp"
+    rows = (out / "eval/val/predictions.jsonl").read_text().splitlines()
+    assert len(rows) == len(qa_data["rows"]) and "qa on val" in stdout
+
+
+def test_resumed_finetune_does_not_reapply_init_from(corpus, qa_data, qa_run, tmp_path) -> None:
+    out = tmp_path / "resume"
+    first = launch("finetune_qa.py", *qa_args(corpus, qa_data), *common(corpus, out),
+                   "--deepspeed", FP32, "--max_steps", "2", "--save_steps", "2",
+                   "--set", "downstream.init_from=null")  # fmt: skip
+    assert "every weight starts from random init" in first
+    again = launch("finetune_qa.py", *qa_args(corpus, qa_data), *common(corpus, out),
+                   "--deepspeed", FP32, "--init_from", str(qa_run[0]))  # fmt: skip
+    assert "init_from is not applied" in again and "tensors loaded" not in again
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "train/loss" in r] == [1, 2, 3]

@@ -72,3 +72,12 @@ def test_evaluation_sees_every_item_once_and_reports_failures() -> None:
             assert torch.equal(batch["index"], torch.tensor(batch["keys"]))
     assert sorted(seen + failed) == list(range(30))
     assert sorted(failed) == sorted(BROKEN)
+
+
+def test_long_lived_workers_load_the_same_batches_every_epoch() -> None:
+    def epochs(workers: int) -> list:
+        items = Items(30, load, seed=1, replace_failed=True)
+        s = MapStream(items, collate, batch_size=4, dist=DistInfo(), num_workers=workers, seed=1)
+        return [[(b["keys"], b["draw"]) for b in s] for _ in range(3)]
+
+    assert epochs(1) == epochs(0)
