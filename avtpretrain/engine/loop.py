@@ -43,7 +43,7 @@ class _Window:
     """Sums of per-step numbers between two log lines."""
 
     def __init__(self) -> None:
-        self.sums: dict[str, float] = defaultdict(float)
+        self.sums: dict[str, torch.Tensor | float] = defaultdict(float)
         self.steps = 0
         self.micro = 0
         self.tokens = 0
@@ -51,9 +51,10 @@ class _Window:
         self.started = time.perf_counter()
 
     def add(self, metrics: dict[str, torch.Tensor], loss: torch.Tensor) -> None:
-        self.sums["train/loss"] += float(loss.detach())
+        # Summed as tensors on the device: a float() here would sync the GPU every micro-step.
+        self.sums["train/loss"] += loss.detach().float()
         for name, value in metrics.items():
-            self.sums[f"train/{name}"] += float(value)
+            self.sums[f"train/{name}"] += value.detach().float()
         self.micro += 1
 
 
@@ -109,7 +110,7 @@ def train(engine: Any, stream: Any, *, total_steps: int, state: TrainState, devi
 
 def _report(window: _Window, engine: Any, stream: Any, micro_batch: int, world: int) -> dict:
     elapsed = max(time.perf_counter() - window.started, 1e-9)
-    scalars = {k: v / max(window.micro, 1) for k, v in window.sums.items()}
+    scalars = {k: float(v) / max(window.micro, 1) for k, v in window.sums.items()}
     scalars |= _engine_scalars(engine)
     scalars["perf/samples_per_s"] = window.micro * micro_batch * world / elapsed
     scalars["perf/tokens_per_s"] = window.tokens / elapsed
