@@ -88,9 +88,13 @@ def finetune(kind: str, argv: list[str] | None = None) -> int:
     if args.init_from:
         args.overrides.append(f"downstream.init_from={args.init_from}")
     cfg = _downstream_config(p, args, kind)
+    if not cfg.downstream.train_ann:
+        p.exit(
+            2, f"{prog}: downstream.train_ann is not set in {args.config}: nothing to train on\n"
+        )
     from avtpretrain.engine.finetune import run_finetune
 
-    return run_finetune(cfg, args.deepspeed)
+    return _input_errors_exit(p, lambda: run_finetune(cfg, args.deepspeed))
 
 
 def inference(kind: str, argv: list[str] | None = None) -> int:
@@ -112,7 +116,20 @@ def inference(kind: str, argv: list[str] | None = None) -> int:
         p.exit(2, f"{prog}: downstream.{(missing or ['val'])[0]}_ann is not set in {args.config}\n")
     from avtpretrain.engine.finetune import run_inference
 
-    return run_inference(cfg, args.deepspeed, args.checkpoint, splits, args.output_dir)
+    return _input_errors_exit(
+        p, lambda: run_inference(cfg, args.deepspeed, args.checkpoint, splits, args.output_dir)
+    )
+
+
+def _input_errors_exit(parser: argparse.ArgumentParser, run) -> int:
+    """Bad annotations, missing videos or unusable weights: one line and exit 2, no traceback."""
+    from avtpretrain.data.annotations import AnnotationError
+    from avtpretrain.engine.weights import WeightsError
+
+    try:
+        return run()
+    except (AnnotationError, WeightsError) as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avtpretrain.data import format as fmt
-from avtpretrain.data.annotations import video_key
+from avtpretrain.data.annotations import AnnotationError, video_key
 from avtpretrain.data.shards import resolve_shards
 
 
@@ -34,7 +34,7 @@ class VideoIndex:
     def from_folder(cls, root: str | Path) -> VideoIndex:
         root = Path(root)
         if not root.is_dir():
-            raise FileNotFoundError(f"downstream.video_root: {root} is not a folder")
+            raise AnnotationError(f"downstream.video_root: {root} is not a folder")
         where: dict[str, Path | _Member] = {}
         for path in sorted(root.iterdir()):
             if path.suffix.lstrip(".").lower() in fmt.VIDEO_EXTS and path.is_file():
@@ -71,7 +71,7 @@ class VideoIndex:
         """Fail before training if an annotation names a video that is not there."""
         missing = sorted({k for k in keys if k not in self._where})
         if missing:
-            raise FileNotFoundError(
+            raise AnnotationError(
                 f"{what}: {len(missing)} video id(s) not found in {self.source} "
                 f"(first: {missing[0]!r}; ids match file names or shard keys without extension)"
             )

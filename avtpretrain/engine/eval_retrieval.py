@@ -118,7 +118,8 @@ def evaluate_retrieval(task, split: RetrievalSplit, setup: EvalSetup,
     task.eval()
     keep = rerank_k > 0
     video_emb, text_emb, text_states, local_tokens, failed = _embed_all(task, split, setup, keep)
-    videos = [v for v in range(len(split.videos)) if v not in set(failed)]
+    left_out = set(failed)
+    videos = [v for v in range(len(split.videos)) if v not in left_out]
     column = {v: j for j, v in enumerate(videos)}
     texts = [i for i, v in enumerate(split.text_to_video) if v in column]
     per_clip = torch.einsum("td,vcd->tvc", text_emb[texts], video_emb[videos])

@@ -31,7 +31,7 @@ from avtpretrain.engine.runner import (
     resume_path,
     start,
 )
-from avtpretrain.engine.weights import load_into
+from avtpretrain.engine.weights import WeightsError, load_into
 from avtpretrain.eval import report
 from avtpretrain.tasks.qa import QATask
 from avtpretrain.tasks.retrieval import RetrievalTask
@@ -71,6 +71,12 @@ class Downstream:
             read = retrieval_split if self.ds.task == "retrieval" else qa_split
             self._splits[name] = read(path, self.index)
         return self._splits[name]
+
+    def read_splits(self, names) -> None:
+        """Read and check every configured annotation file among `names`."""
+        for name in names:
+            if self.annotation(name):
+                self.split(name)
 
     def build_task(self) -> nn.Module:
         vocab = len(self.tokenizer)
@@ -157,10 +163,9 @@ def _message(ctx: Context, text: str) -> None:
 
 
 def run_finetune(cfg: FinetuneConfig, ds_path: str) -> int:
-    if not cfg.downstream.train_ann:
-        raise ValueError("downstream.train_ann is not set: nothing to finetune on")
     ctx = start(cfg, ds_path)
     down = Downstream(cfg, ctx)
+    down.read_splits(("train", *SPLITS))  # a bad file fails now, not after training
     task = build_same_everywhere(cfg, ctx, down.build_task)
     resume = resume_path(cfg)
     if resume is not None:
@@ -188,6 +193,7 @@ def run_inference(cfg: FinetuneConfig, ds_path: str, checkpoint: str | None, spl
     """Evaluate a finetuned checkpoint (default: the recipe's output_dir) without training."""
     ctx = start(cfg, ds_path, prepare=False)
     down = Downstream(cfg, ctx)
+    down.read_splits(splits)
     task = build_same_everywhere(cfg, ctx, down.build_task)
     loaded = load_into(task, checkpoint or cfg.run.output_dir)
     for line in loaded.lines():
@@ -195,7 +201,7 @@ def run_inference(cfg: FinetuneConfig, ds_path: str, checkpoint: str | None, spl
     unused = ("match_head.",) if cfg.downstream.rerank_k == 0 else ()
     needed = [k for k in loaded.missing if not k.startswith(unused)]
     if needed:
-        raise ValueError(
+        raise WeightsError(
             f"{loaded.source}: holds no weights for {', '.join(sorted(needed)[:4])}: not a "
             f"finetuned {cfg.downstream.task} checkpoint for this recipe"
         )

@@ -20,6 +20,10 @@ from avtpretrain.engine.export import consolidated_state
 EXPORTED = "model.safetensors"
 
 
+class WeightsError(ValueError):
+    """Weights that cannot start this task: not found, or shaped for another model."""
+
+
 @dataclass(frozen=True)
 class LoadReport:
     source: Path
@@ -52,12 +56,12 @@ def read_weights(path: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
     if path.is_dir() and not path.name.startswith("checkpoint-"):
         found = latest_checkpoint(path)
         if found is None:
-            raise FileNotFoundError(
+            raise WeightsError(
                 f"init_from: {path} holds neither {EXPORTED} nor a complete checkpoint-N"
             )
         path = found
     if not path.is_dir():
-        raise FileNotFoundError(
+        raise WeightsError(
             f"init_from: {path} is not a .safetensors file, an export folder or a checkpoint"
         )
     state, _ = consolidated_state(path)
@@ -71,7 +75,7 @@ def load_into(task: nn.Module, path: str | Path) -> LoadReport:
     for name, value in state.items():
         if name in own and own[name].shape != value.shape:
             hint = " (use the tokenizer it was trained with)" if "word_embeddings" in name else ""
-            raise ValueError(
+            raise WeightsError(
                 f"init_from {source}: {name}: shape {list(value.shape)} in the checkpoint, "
                 f"{list(own[name].shape)} in this model{hint}"
             )

@@ -189,3 +189,19 @@ def test_resumed_finetune_does_not_reapply_init_from(corpus, qa_data, qa_run, tm
     assert "init_from is not applied" in again and "tensors loaded" not in again
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "train/loss" in r] == [1, 2, 3]
+
+
+def test_a_bad_annotation_row_stops_the_run_before_training(corpus, tmp_path) -> None:
+    bad = tmp_path / "val.jsonl"
+    bad.write_text('{"caption": "fine", "clip_name": "demo000001"}\n{"clip_name": "demo000002"}\n')
+    out = tmp_path / "run"
+    cmd = [sys.executable, "launch/finetune_retrieval.py", *retrieval_args(corpus),
+           *common(corpus, out), "--deepspeed", FP32, "--set", f"downstream.val_ann={bad}",
+           "--set", "downstream.init_from=null"]  # fmt: skip
+    env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"finetune_retrieval.py: error: {bad}:2: caption: expected a non-empty string, got None"
+    )
+    assert not list(out.glob("checkpoint-*"))

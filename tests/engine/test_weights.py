@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from avtpretrain.config import DownstreamConfig, load_model_config
-from avtpretrain.engine.weights import load_into, read_weights
+from avtpretrain.engine.weights import WeightsError, load_into, read_weights
 from avtpretrain.models.export import export_model
 from avtpretrain.tasks.qa import QATask
 from avtpretrain.tasks.retrieval import RetrievalTask
@@ -44,10 +44,10 @@ def test_a_different_vocabulary_is_a_clear_error(tmp_path) -> None:
     cfg = load_model_config("tiny")
     export_model(RetrievalTask(cfg, DOWN, vocab_size=50).model, tmp_path)
     expected = r"word_embeddings.weight: shape \[50, 64\] in the checkpoint, \[60, 64\] .*tokenizer"
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(WeightsError, match=expected):
         load_into(RetrievalTask(cfg, DOWN, vocab_size=60), tmp_path / "model.safetensors")
 
 
 def test_nothing_to_load_is_a_clear_error(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"neither model\.safetensors nor a complete"):
+    with pytest.raises(WeightsError, match=r"neither model\.safetensors nor a complete"):
         read_weights(tmp_path)

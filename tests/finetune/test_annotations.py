@@ -85,7 +85,7 @@ def test_folder_index_finds_any_container_and_reports_missing_ids(tmp_path: Path
     assert index.read(video_key("abc_1_5.avi")) == b"avi bytes"
     assert index.read("video1") == b"mp4 bytes"
     index.require(["video1", "abc_1_5"], "val.jsonl")
-    with pytest.raises(FileNotFoundError, match=r"val.jsonl: 2 video id\(s\) not found .*'nope'"):
+    with pytest.raises(AnnotationError, match=r"val.jsonl: 2 video id\(s\) not found .*'nope'"):
         index.require(["video1", "zzz", "nope"], "val.jsonl")
 
 
