@@ -40,7 +40,7 @@ def retrieval_args(corpus) -> list[str]:
             "--set", f"downstream.train_ann={raw / 'ret/train.jsonl'}",
             "--set", f"downstream.val_ann={raw / 'ret/val.jsonl'}",
             "--set", f"downstream.video_shards=[{corpus['train']},{corpus['val']}]",
-            "--set", "downstream.rerank_k=3"]  # fmt: skip
+            "--set", "downstream.rerank_k=3", "--set", "downstream.matching_weight=1"]  # fmt: skip
 
 
 @pytest.fixture(scope="session")
