@@ -10,7 +10,9 @@ from avtpretrain.config.recipe import RecipeConfig
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="run recipe YAML (pretrain/*.yaml)")
+    parser.add_argument(
+        "--config", required=True, help="run recipe YAML (pretrain/*.yaml, finetune/*.yaml)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
