@@ -180,9 +180,7 @@ def run_finetune(cfg: FinetuneConfig, ds_path: str) -> int:
     trained = fit(cfg, ctx, task, stream, evaluate)
     out = Path(cfg.run.output_dir) / "eval"
     results = {n: down.report(trained.engine.module, n, out) for n in SPLITS if down.annotation(n)}
-    state = trained.state
-    summary = {"steps": state.step, "samples_seen": state.samples_seen,
-               "seconds": round(trained.seconds, 1), "output_dir": cfg.run.output_dir}  # fmt: skip
+    summary = trained.summary(cfg.run.output_dir)
     if ctx.info.is_main:
         summary["results"] = {n: r for n, r in results.items() if r}
     return finish(trained, summary)

@@ -33,6 +33,4 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str) -> int:
     state = trained.state
     if evaluate is not None and (cfg.run.eval_steps == 0 or state.step % cfg.run.eval_steps):
         trained.logger.log(state.step, evaluate(trained.engine.module))
-    return finish(trained, {"steps": state.step, "samples_seen": state.samples_seen,
-                            "seconds": round(trained.seconds, 1),
-                            "output_dir": cfg.run.output_dir})  # fmt: skip
+    return finish(trained, trained.summary(cfg.run.output_dir))

@@ -49,6 +49,10 @@ class Trained:
     logger: RunLogger
     seconds: float
 
+    def summary(self, output_dir: str) -> dict[str, Any]:
+        return {"steps": self.state.step, "samples_seen": self.state.samples_seen,
+                "seconds": round(self.seconds, 1), "output_dir": output_dir}  # fmt: skip
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -160,14 +164,11 @@ def fit(cfg: Any, ctx: Context, task: nn.Module, stream: Any,
     return Trained(engine, state, logger, time.perf_counter() - started)
 
 
-def finish(
-    trained: Trained | None, summary: dict[str, Any], logger: RunLogger | None = None
-) -> int:
-    """Write the summary, then tear the process group down on every rank."""
-    logger = logger or (trained.logger if trained else None)
-    if logger is not None:
-        logger.close(summary)
-        logger.message(f"done: {summary}")
+def finish(trained: Trained | None, summary: dict[str, Any]) -> int:
+    """Write the summary (when a run trained), then tear the process group down on every rank."""
+    if trained is not None:
+        trained.logger.close(summary)
+        trained.logger.message(f"done: {summary}")
     dist.barrier()
     # Tear the process group down explicitly: left to interpreter exit, its background threads
     # were seen to abort a rank ("terminate called without an active exception").

@@ -80,3 +80,19 @@ class AVTModel(nn.Module):
             k = keep[m]
             full[m] = k.unsqueeze(1).expand(-1, t.shape[1]) if k.dim() == 1 else k.bool()
         return self.fusion(tokens, full)
+
+    def fuse_text_video(
+        self,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        video: torch.Tensor,
+        video_present: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Fused [B, H] vector of text tokens (with their mask) and video tokens (every video
+        present unless `video_present` [B] says otherwise)."""
+        if video_present is None:
+            video_present = torch.ones(len(video), dtype=torch.bool, device=video.device)
+        fused, _ = self.fuse(
+            {"text": text, "video": video}, {"text": text_mask, "video": video_present}
+        )
+        return fused

@@ -22,9 +22,8 @@ def matching_step(model: AVTModel, head: nn.Module, text: torch.Tensor, video: t
     neg_t = hard_negatives(sim.t())
     texts = torch.cat([text, text, text[neg_t]])
     videos = torch.cat([video, video[neg_v], video])
-    keep = {"text": torch.cat([keep_t, keep_t, keep_t[neg_t]]),
-            "video": torch.cat([keep_v, keep_v[neg_v], keep_v])}  # fmt: skip
-    fused, _ = model.fuse({"text": texts, "video": videos}, keep)
+    fused = model.fuse_text_video(texts, torch.cat([keep_t, keep_t, keep_t[neg_t]]), videos,
+                                  torch.cat([keep_v, keep_v[neg_v], keep_v]))  # fmt: skip
     labels = torch.cat([torch.ones(n), torch.zeros(2 * n)]).long().to(fused.device)
     return matching_loss(head(fused), labels)
 
@@ -32,10 +31,6 @@ def matching_step(model: AVTModel, head: nn.Module, text: torch.Tensor, video: t
 def match_scores(model: AVTModel, head: nn.Module, text: torch.Tensor, text_mask: torch.Tensor,
                  video: torch.Tensor) -> torch.Tensor:  # fmt: skip
     """Matching logit margin (match − no match) of aligned text/video token rows → [N]."""
-    keep = {
-        "text": text_mask,
-        "video": torch.ones(len(video), dtype=torch.bool, device=video.device),
-    }
-    fused, _ = model.fuse({"text": text, "video": video}, keep)
+    fused = model.fuse_text_video(text, text_mask, video)
     logits = head(fused).float()
     return logits[:, 1] - logits[:, 0]

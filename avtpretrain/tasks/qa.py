@@ -23,10 +23,7 @@ class QATask(nn.Module):
     def answer_logits(self, text: torch.Tensor, text_mask: torch.Tensor,
                       video: torch.Tensor) -> torch.Tensor:  # fmt: skip
         """Question token states [B, L, H] (+ mask) and video token states [B, N, H] → logits."""
-        keep = {"text": text_mask, "video": torch.ones(len(video), dtype=torch.bool,
-                                                        device=video.device)}  # fmt: skip
-        fused, _ = self.model.fuse({"text": text, "video": video}, keep)
-        return self.qa_head(fused)
+        return self.qa_head(self.model.fuse_text_video(text, text_mask, video))
 
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         text = self.model.encode_text(batch["input_ids"], batch["attention_mask"])
