@@ -1,7 +1,8 @@
 """Benchmark the streaming pipeline against the seed's naive loader and a decode-only floor.
 
 On generated 4 s clips at 1280x720 (H.264 + 44.1 kHz wav), one run measures samples/s of:
-  pipeline  make_shards output → avtpretrain.data.stream (decode, transforms, fbank, tokens, masks)
+  pipeline  make_shards output → avtpretrain.reader.stream (decode, transforms, fbank, tokens,
+            masks)
   naive     the seed's approach: decode the raw 720p source and wav the manifest names, per
             sample, with the same frame count, transforms, fbank and tokenizer
   floor     decord get_batch of the same number of frames from the shard videos, nothing else
@@ -27,13 +28,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from avtpretrain.config import load_model_config, load_recipe
-from avtpretrain.data import decode
-from avtpretrain.data.loaders import train_stream
-from avtpretrain.data.make_shards import main as make_shards
-from avtpretrain.data.tokenizer import shard_captions, train_wordpiece
 from avtpretrain.demo.media import write_audio, write_video
 from avtpretrain.dist import DistInfo
 from avtpretrain.io import atomic_write_text
+from avtpretrain.reader import decode
+from avtpretrain.reader.loaders import train_stream
+from avtpretrain.reader.tokenizer import shard_captions, train_wordpiece
+from avtpretrain.writer.make_shards import main as make_shards
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "bench_loader.json"
@@ -154,17 +155,38 @@ def main() -> None:
         root = Path(tmp)
         make_sources(root, args.clips, args.seconds, args.source_fps)
         shards = root / "shards"
-        assert make_shards([
-            "--manifest", str(root / "train.csv"), "--video_root", str(root / "videos"),
-            "--audio_root", str(root / "audio"), "--text_root", str(root / "text"),
-            "--output_dir", str(shards), "--samples_per_shard", "4", "--workers", "2",
-        ]) == 0  # fmt: skip
+        assert (
+            make_shards(
+                [
+                    "--manifest",
+                    str(root / "train.csv"),
+                    "--video_root",
+                    str(root / "videos"),
+                    "--audio_root",
+                    str(root / "audio"),
+                    "--text_root",
+                    str(root / "text"),
+                    "--output_dir",
+                    str(shards),
+                    "--samples_per_shard",
+                    "4",
+                    "--workers",
+                    "2",
+                ]
+            )
+            == 0
+        )
         tok_dir = train_wordpiece(shard_captions([str(shards)]), 200, root / "tok")
-        cfg = load_recipe(REPO / "pretrain/demo.yaml", [
-            f"data.train_shards=[{shards}]", f"data.tokenizer={tok_dir}",
-            f"data.num_workers={args.workers}", "data.shuffle_buffer=8",
-            f"data.samples_per_epoch={4 * args.clips}",
-        ])  # fmt: skip
+        cfg = load_recipe(
+            REPO / "pretrain/demo.yaml",
+            [
+                f"data.train_shards=[{shards}]",
+                f"data.tokenizer={tok_dir}",
+                f"data.num_workers={args.workers}",
+                "data.shuffle_buffer=8",
+                f"data.samples_per_epoch={4 * args.clips}",
+            ],
+        )
         cfg = replace(cfg, model=load_model_config(args.model, REPO / "pretrain" / "demo.yaml"))
         stream = train_stream(
             cfg.model, cfg.data, batch_size=args.batch_size, dist=DistInfo(), seed=0

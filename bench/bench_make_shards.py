@@ -25,9 +25,9 @@ import av
 import numpy as np
 import soundfile as sf
 
-from avtpretrain.data.make_shards import main as make_shards
 from avtpretrain.demo.media import write_video
 from avtpretrain.io import atomic_write_text
+from avtpretrain.writer.make_shards import main as make_shards
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_make_shards.json"
 
@@ -47,8 +47,14 @@ def make_sources(root: Path, clips: int, seconds: float, width: int, height: int
             frames[t][(xx - cx) ** 2 + (yy - cy) ** 2 < (height // 6) ** 2] = (200, 60 + c, 90)
         wave = 0.3 * np.sin(2 * np.pi * (300 + 20 * c) * np.arange(int(seconds * 44100)) / 44100)
         stereo = np.stack([wave, wave], axis=1).astype(np.float32)
-        write_video(root / "videos" / f"c{c}.mp4", frames, fps, audio=stereo, sample_rate=44100,
-                    options={"preset": "ultrafast"})  # fmt: skip
+        write_video(
+            root / "videos" / f"c{c}.mp4",
+            frames,
+            fps,
+            audio=stereo,
+            sample_rate=44100,
+            options={"preset": "ultrafast"},
+        )
         rows.append({"video": f"c{c}.mp4", "caption": f"clip {c}"})
     manifest = root / "clips.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -106,11 +112,22 @@ def floor_parallel(paths: list[Path], workers: int, args) -> float:
 def timed_make_shards(manifest: Path, out: Path, workers: int, args) -> float:
     per = max(1, args.clips // 4)
     argv = [
-        "--manifest", str(manifest), "--video_root", str(manifest.parent / "videos"),
-        "--audio_from_video", "--output_dir", str(out), "--workers", str(workers),
-        "--samples_per_shard", str(per), "--fps", str(args.fps),
-        "--short_side", str(args.short_side),
-    ]  # fmt: skip
+        "--manifest",
+        str(manifest),
+        "--video_root",
+        str(manifest.parent / "videos"),
+        "--audio_from_video",
+        "--output_dir",
+        str(out),
+        "--workers",
+        str(workers),
+        "--samples_per_shard",
+        str(per),
+        "--fps",
+        str(args.fps),
+        "--short_side",
+        str(args.short_side),
+    ]
     started = time.perf_counter()
     assert make_shards(argv) == 0
     return time.perf_counter() - started

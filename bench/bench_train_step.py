@@ -26,6 +26,7 @@ import torch.multiprocessing as mp
 from avtpretrain.config import ObjectivesConfig, load_model_config
 from avtpretrain.engine.distributed import free_port
 from avtpretrain.io import atomic_write_text
+from avtpretrain.reader.synthetic import synthetic_batch
 from avtpretrain.tasks.pretrain import PretrainTask
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,35 +36,17 @@ THREADS = max(1, (os.cpu_count() or 2) // 2)  # two ranks share this machine in 
 
 
 def make_batch(cfg, n: int) -> dict:
-    g = torch.Generator().manual_seed(0)
-    v, a = cfg.video, cfg.audio
-    length = cfg.text.max_length
-    nv = (v.num_frames // v.tubelet_size) * (v.image_size // v.patch_size) ** 2
-    na = (a.target_frames // a.patch_size) * (a.num_mel_bins // a.patch_size)
-    ids = torch.randint(5, VOCAB, (n, length), generator=g)
-    labels = torch.full_like(ids, -100)
-    labels[:, 1:4] = ids[:, 1:4]
-    return {
-        "keys": [str(i) for i in range(n)],
-        "input_ids": ids,
-        "attention_mask": torch.ones_like(ids),
-        "mlm_input_ids": ids,
-        "mlm_labels": labels,
-        "video": torch.randint(
-            0, 256, (n, v.num_frames, 3, v.image_size, v.image_size), generator=g, dtype=torch.uint8
-        ),
-        "audio": torch.randn(n, a.target_frames, a.num_mel_bins, generator=g),
-        "video_present": torch.ones(n, dtype=torch.bool),
-        "audio_present": torch.ones(n, dtype=torch.bool),
-        "video_mask": torch.rand(n, nv, generator=g).argsort(1).argsort(1) < int(0.8 * nv),
-        "audio_mask": torch.rand(n, na, generator=g).argsort(1).argsort(1) < int(0.3 * na),
-    }
+    return synthetic_batch(cfg, n, vocab_size=VOCAB)
 
 
 def ds_config(stage: int, micro: int) -> dict:
-    return {"train_micro_batch_size_per_gpu": micro, "gradient_accumulation_steps": 1,
-            "gradient_clipping": 1.0, "zero_optimization": {"stage": stage},
-            "steps_per_print": 10**9}  # fmt: skip
+    return {
+        "train_micro_batch_size_per_gpu": micro,
+        "gradient_accumulation_steps": 1,
+        "gradient_clipping": 1.0,
+        "zero_optimization": {"stage": stage},
+        "steps_per_print": 10**9,
+    }
 
 
 def build(model: str):
@@ -167,12 +150,15 @@ def main() -> None:
     warm = args.steps // 3  # the first steps allocate and warm caches
     plain_ms, ds_ms = (1000 * statistics.median(t[warm:]) for t in (plain, ds))
     result = {
-        "model": args.model, "micro_batch": args.micro_batch, "steps": args.steps,
-        "plain_step_ms": round(plain_ms, 2), "deepspeed_zero2_step_ms": round(ds_ms, 2),
+        "model": args.model,
+        "micro_batch": args.micro_batch,
+        "steps": args.steps,
+        "plain_step_ms": round(plain_ms, 2),
+        "deepspeed_zero2_step_ms": round(ds_ms, 2),
         "ratio_deepspeed_over_plain": round(ds_ms / plain_ms, 3),
         "state_mb_per_rank": {f"zero{s}": round(b / 2**20, 2) for s, b in memory.items()},
         "zero3_over_zero0": round(memory[3] / memory[0], 3),
-    }  # fmt: skip
+    }
     print(f"\n{'measure':<40}{'value':>12}  target")
     print(f"{'plain PyTorch step (ms, median)':<40}{result['plain_step_ms']:>12}")
     print(f"{'DeepSpeed ZeRO-2 step (ms, median)':<40}{result['deepspeed_zero2_step_ms']:>12}")

@@ -1,8 +1,8 @@
-"""Validate a folder of shards and print a summary table; see avtpretrain.data.inspect."""
+"""Validate a folder of shards and print a summary table; see avtpretrain.writer.inspect."""
 
 import sys
 
-from avtpretrain.data.inspect import main
+from avtpretrain.writer.inspect import main
 
 if __name__ == "__main__":
     sys.exit(main())

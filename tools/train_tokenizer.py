@@ -1,8 +1,8 @@
-"""Train a WordPiece tokenizer on shard captions; see avtpretrain.data.tokenizer."""
+"""Train a WordPiece tokenizer on shard captions; see avtpretrain.reader.tokenizer."""
 
 import sys
 
-from avtpretrain.data.tokenizer import main
+from avtpretrain.reader.tokenizer import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,6 +11,9 @@ from typing import Any
 
 from avtpretrain.config.loader import check
 
+# The modalities, one tower each, in the one order used for towers, fusion inputs and embeddings.
+MODALITIES = ("text", "audio", "video")
+
 
 @dataclass(frozen=True, kw_only=True)
 class TowerConfig:
@@ -61,6 +64,22 @@ class AudioTowerConfig(TowerConfig):
                 f"must be a positive multiple of patch_size={self.patch_size}, got {value}",
             )
 
+    # The patch grid is the one home of these shape facts: encoders, masks, the MAE decoder,
+    # tests and benchmarks all read it here.
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(frame rows, mel-bin columns) of patches, frames outer, as the encoder flattens them."""
+        return self.target_frames // self.patch_size, self.num_mel_bins // self.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def patch_dim(self) -> int:
+        """Values per patch (one channel): the MAE reconstruction target's width."""
+        return self.patch_size**2
+
 
 @dataclass(frozen=True, kw_only=True)
 class VideoTowerConfig(TowerConfig):
@@ -82,6 +101,25 @@ class VideoTowerConfig(TowerConfig):
             f"must be a positive multiple of tubelet_size={self.tubelet_size}, "
             f"got {self.num_frames}",
         )
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """(time tubes, patch rows, patch columns), in VideoMAE's (time, height, width) order."""
+        side = self.image_size // self.patch_size
+        return self.num_frames // self.tubelet_size, side, side
+
+    @property
+    def patches_per_frame(self) -> int:
+        return self.grid[1] * self.grid[2]
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid[0] * self.patches_per_frame
+
+    @property
+    def patch_dim(self) -> int:
+        """Values per tube (RGB): the MAE reconstruction target's width."""
+        return self.tubelet_size * self.patch_size**2 * 3
 
 
 @dataclass(frozen=True, kw_only=True)

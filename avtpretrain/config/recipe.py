@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from avtpretrain.config.loader import check
-from avtpretrain.config.model import ModelConfig
+from avtpretrain.config.model import MODALITIES, ModelConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +106,7 @@ class OptimConfig:
             f"must be in [0, 1), got {self.warmup_ratio}",
         )
         check(0.0 <= self.min_lr_ratio <= 1.0, "min_lr_ratio", "must be in [0, 1]")
-        towers = {"text", "audio", "video", "fusion"}
+        towers = {*MODALITIES, "fusion"}
         unknown = sorted(set(self.lr_scale) - towers)
         check(
             not unknown, "lr_scale", f"unknown towers {unknown}; expected some of {sorted(towers)}"

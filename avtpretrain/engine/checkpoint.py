@@ -38,8 +38,14 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_checkpoint(engine: Any, output_dir: str | Path, step: int, client_state: dict,
-                    info: DistInfo, limit: int | None) -> Path:  # fmt: skip
+def save_checkpoint(
+    engine: Any,
+    output_dir: str | Path,
+    step: int,
+    client_state: dict,
+    info: DistInfo,
+    limit: int | None,
+) -> Path:
     """Every rank must call this (ZeRO state is saved per rank)."""
     path = Path(output_dir) / f"checkpoint-{step}"
     engine.save_checkpoint(str(output_dir), tag=path.name, client_state=client_state)

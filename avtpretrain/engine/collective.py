@@ -16,8 +16,13 @@ def max_over_ranks(value: int, device: torch.device) -> int:
     return int(count.item())
 
 
-def lockstep(batches: Iterable[Any], count: int, fn: Callable[[Any], Any], device: torch.device,
-             is_empty: Callable[[Any], bool] = lambda b: False) -> list[Any]:  # fmt: skip
+def lockstep(
+    batches: Iterable[Any],
+    count: int,
+    fn: Callable[[Any], Any],
+    device: torch.device,
+    is_empty: Callable[[Any], bool] = lambda b: False,
+) -> list[Any]:
     """fn over this rank's `count` batches, called equally often on every rank.
 
     Under ZeRO-3 every forward gathers parameters collectively, so a rank with fewer (or emptied)

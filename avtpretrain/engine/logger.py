@@ -20,8 +20,14 @@ class RunLogger:
         self.jsonl = (
             (Path(output_dir) / "log.jsonl").open("a", encoding="utf-8") if self.main else None
         )
-        self.bar = tqdm(total=total_steps, initial=start, desc="steps", unit="step",
-                        disable=not self.main, dynamic_ncols=True)  # fmt: skip
+        self.bar = tqdm(
+            total=total_steps,
+            initial=start,
+            desc="steps",
+            unit="step",
+            disable=not self.main,
+            dynamic_ncols=True,
+        )
 
     def log(self, step: int, scalars: dict[str, float]) -> None:
         if not self.main:

@@ -14,7 +14,9 @@ from typing import Any
 
 import torch
 
+from avtpretrain.config import RunConfig
 from avtpretrain.engine.batches import to_device
+from avtpretrain.engine.stream import Stream
 
 
 @dataclass
@@ -69,11 +71,29 @@ def _engine_scalars(engine: Any) -> dict[str, float]:
     return out
 
 
-def train(engine: Any, stream: Any, *, total_steps: int, state: TrainState, device, dtype,
-          world_size: int, logging_steps: int, eval_steps: int, save_steps: int,
-          hooks: LoopHooks) -> TrainState:  # fmt: skip
-    """Run until `total_steps` optimizer steps; saves at save_steps and at the end."""
+@dataclass(frozen=True)
+class Where:
+    """Where the loop runs: the engine's device and precision, and how many ranks share it."""
+
+    device: torch.device
+    dtype: torch.dtype
+    world_size: int
+
+
+def train(
+    engine: Any,
+    stream: Stream,
+    *,
+    total_steps: int,
+    state: TrainState,
+    where: Where,
+    run: RunConfig,
+    hooks: LoopHooks,
+) -> TrainState:
+    """Run until `total_steps` optimizer steps; logs, evaluates and saves at run's intervals and
+    saves at the end."""
     window, last_saved = _Window(), state.step
+    device, dtype, world_size = where.device, where.dtype, where.world_size
     while state.step < total_steps:
         fetched = time.perf_counter()
         for raw in stream:
@@ -90,14 +110,14 @@ def train(engine: Any, stream: Any, *, total_steps: int, state: TrainState, devi
             if boundary:
                 state.step += 1
                 hooks.advance()
-                if state.step % logging_steps == 0 or state.step == total_steps:
+                if state.step % run.logging_steps == 0 or state.step == total_steps:
                     hooks.log(
                         state.step, _report(window, engine, stream, len(raw["keys"]), world_size)
                     )
                     window = _Window()
-                if eval_steps and state.step % eval_steps == 0:
+                if run.eval_steps and state.step % run.eval_steps == 0:
                     hooks.evaluate(state.step)
-                if state.step % save_steps == 0:
+                if state.step % run.save_steps == 0:
                     hooks.save(state.step)
                     last_saved = state.step
                 if state.step >= total_steps:
@@ -108,7 +128,7 @@ def train(engine: Any, stream: Any, *, total_steps: int, state: TrainState, devi
     return state
 
 
-def _report(window: _Window, engine: Any, stream: Any, micro_batch: int, world: int) -> dict:
+def _report(window: _Window, engine: Any, stream: Stream, micro_batch: int, world: int) -> dict:
     elapsed = max(time.perf_counter() - window.started, 1e-9)
     scalars = {k: float(v) / max(window.micro, 1) for k, v in window.sums.items()}
     scalars |= _engine_scalars(engine)

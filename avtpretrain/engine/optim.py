@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from avtpretrain.config import OptimConfig
+from avtpretrain.config.model import MODALITIES
 
-TOWER_PREFIXES = {"text": "model.text.", "audio": "model.audio.", "video": "model.video.",
-                  "fusion": "model.fusion."}  # fmt: skip
+TOWER_PREFIXES = {tower: f"model.{tower}." for tower in (*MODALITIES, "fusion")}
 
 
 def _tower(name: str) -> str | None:
@@ -59,5 +59,7 @@ def lr_factor(step: int, total: int, cfg: OptimConfig) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * shape
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, cfg: OptimConfig):
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, total_steps: int, cfg: OptimConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, cfg))

@@ -18,15 +18,23 @@ def retrieval_chance(n_videos: int, n_texts: int) -> dict[str, dict[str, float]]
     """Expected metrics of a random ranking, with one correct item per query."""
 
     def chance(n: int) -> dict[str, float]:
-        return {"r1": 100.0 * min(1, n) / n, "r5": 100.0 * min(5, n) / n,
-                "r10": 100.0 * min(10, n) / n, "medianR": (n + 1) / 2,
-                "meanR": (n + 1) / 2}  # fmt: skip
+        return {
+            "r1": 100.0 * min(1, n) / n,
+            "r5": 100.0 * min(5, n) / n,
+            "r10": 100.0 * min(10, n) / n,
+            "medianR": (n + 1) / 2,
+            "meanR": (n + 1) / 2,
+        }
 
     return {"text2video": chance(n_videos), "video2text": chance(n_texts)}
 
 
-def qa_baselines(train_questions: Sequence[tuple[str, str]], gt: Sequence[str],
-                 questions: Sequence[str], types: Sequence[str]) -> dict[str, dict]:  # fmt: skip
+def qa_baselines(
+    train_questions: Sequence[tuple[str, str]],
+    gt: Sequence[str],
+    questions: Sequence[str],
+    types: Sequence[str],
+) -> dict[str, dict]:
     """Two blind baselines from the training (question, answer) pairs: the majority answer for
     every question, and the most frequent training answer of the same question text."""
     overall = Counter(a for _, a in train_questions)
@@ -34,8 +42,9 @@ def qa_baselines(train_questions: Sequence[tuple[str, str]], gt: Sequence[str],
     per_question: dict[str, Counter] = {}
     for q, a in train_questions:
         per_question.setdefault(q, Counter())[a] += 1
-    prior = [per_question[q].most_common(1)[0][0] if q in per_question else majority
-             for q in questions]  # fmt: skip
+    prior = [
+        per_question[q].most_common(1)[0][0] if q in per_question else majority for q in questions
+    ]
     return {
         "majority_answer": {"answer": majority, **qa_metrics([majority] * len(gt), gt, types)},
         "question_prior": qa_metrics(prior, gt, types),
@@ -64,8 +73,9 @@ def qa_table(metrics: dict, baselines: dict | None) -> str:
     return "\n".join([*lines, f"questions per type: {counts}"])
 
 
-def write_results(folder: str | Path, results: dict, extras: dict, rows: list[dict],
-                  rows_name: str) -> Path:  # fmt: skip
+def write_results(
+    folder: str | Path, results: dict, extras: dict, rows: list[dict], rows_name: str
+) -> Path:
     """results.json (exactly the ALPRO shape), baselines/run facts in info.json, per-query rows
     in a JSONL side file; each written to a temporary name first, then renamed."""
     out = Path(folder)

@@ -37,8 +37,13 @@ def headline(results: dict, info: dict) -> tuple[str, float, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="show_results.py", description=__doc__.split("\n")[0])
     p.add_argument("folders", nargs="+", type=Path, help="eval/<split> folders")
-    p.add_argument("--min_ratio", type=float, nargs="+", metavar="R",
-                   help="required headline/baseline ratio (one, or one per folder)")  # fmt: skip
+    p.add_argument(
+        "--min_ratio",
+        type=float,
+        nargs="+",
+        metavar="R",
+        help="required headline/baseline ratio (one, or one per folder)",
+    )
     args = p.parse_args(argv)
     ratios = args.min_ratio or []
     if len(ratios) not in (0, 1, len(args.folders)):

@@ -6,14 +6,15 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
-from avtpretrain.models.model import TOWERS, AVTModel
+from avtpretrain.config.model import MODALITIES
+from avtpretrain.models.model import AVTModel
 
 
 def export_model(model: AVTModel, out_dir: str | Path) -> dict[str, Path]:
     """out/{text,audio,video}/ (config.json + model.safetensors, loadable by AutoModel) and
     out/model.safetensors (all weights, for `load_state_dict(strict=True)`)."""
     out = Path(out_dir)
-    paths = {m: getattr(model, m).save_hf(out / m) for m in TOWERS}
+    paths = {m: getattr(model, m).save_hf(out / m) for m in MODALITIES}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(state, str(out / "model.safetensors"))
     paths["model"] = out / "model.safetensors"

@@ -6,9 +6,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from avtpretrain.config.model import FusionConfig
-
-MODALITIES = ("text", "audio", "video")
+from avtpretrain.config.model import MODALITIES, FusionConfig
 
 
 class Fusion(nn.Module):
@@ -22,9 +20,14 @@ class Fusion(nn.Module):
         self.modality = nn.Embedding(len(MODALITIES), h)
         self.fused_token = nn.Parameter(torch.zeros(1, 1, h))
         layer_args = dict(
-            d_model=h, nhead=cfg.num_heads, dim_feedforward=cfg.intermediate_size,
-            dropout=0.0, activation="gelu", batch_first=True, norm_first=True,
-        )  # fmt: skip
+            d_model=h,
+            nhead=cfg.num_heads,
+            dim_feedforward=cfg.intermediate_size,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
         self.layers = nn.ModuleList(
             nn.TransformerEncoderLayer(**layer_args) for _ in range(cfg.num_layers)
         )

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from avtpretrain.config.model import ModelConfig
+from avtpretrain.config.model import MODALITIES, ModelConfig
 from avtpretrain.models.encoders.registry import (
     AUDIO_ENCODERS,
     TEXT_ENCODERS,
@@ -16,8 +16,6 @@ from avtpretrain.models.encoders.registry import (
     lookup,
 )
 from avtpretrain.models.fusion import Fusion
-
-TOWERS = ("text", "audio", "video")
 
 
 class LogitScale(nn.Module):
@@ -43,10 +41,10 @@ class AVTModel(nn.Module):
         self.text = lookup(TEXT_ENCODERS, cfg.text.family, "text")(cfg.text, vocab_size)
         self.audio = lookup(AUDIO_ENCODERS, cfg.audio.family, "audio")(cfg.audio)
         self.video = lookup(VIDEO_ENCODERS, cfg.video.family, "video")(cfg.video)
-        sizes = {m: getattr(self, m).hidden_size for m in TOWERS}
+        sizes = {m: getattr(self, m).hidden_size for m in MODALITIES}
         self.fusion = Fusion(cfg.fusion, sizes)
         self.proj = nn.ModuleDict(
-            {m: nn.Linear(sizes[m], cfg.embed_dim, bias=False) for m in TOWERS}
+            {m: nn.Linear(sizes[m], cfg.embed_dim, bias=False) for m in MODALITIES}
         )
         self.logit_scale = LogitScale()
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import torch
 
 from avtpretrain.config import load_model_config
-from avtpretrain.config.model import ModelConfig
-from avtpretrain.models.model import TOWERS, AVTModel
+from avtpretrain.config.model import MODALITIES, ModelConfig
+from avtpretrain.models.model import AVTModel
 
 
 def count_parameters(cfg: ModelConfig, vocab_size: int) -> dict[str, int]:
     """{"text", "audio", "video", "fusion", "heads", "total"}: parameters, nothing allocated."""
     with torch.device("meta"):
         model = AVTModel(cfg, vocab_size)
-    counts = {m: sum(p.numel() for p in getattr(model, m).parameters()) for m in TOWERS}
+    counts = {m: sum(p.numel() for p in getattr(model, m).parameters()) for m in MODALITIES}
     counts["fusion"] = sum(p.numel() for p in model.fusion.parameters())
     counts["heads"] = sum(p.numel() for p in model.proj.parameters()) + 1  # + logit scale
     counts["total"] = sum(p.numel() for p in model.parameters())

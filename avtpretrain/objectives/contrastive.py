@@ -1,51 +1,31 @@
-"""InfoNCE between modalities, with features gathered across ranks *with* gradients."""
+"""InfoNCE between modalities over features the caller gathered (see `engine.gather`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F  # noqa: N812
 
+Gather = Callable[[torch.Tensor], torch.Tensor]
 
-class _GatherWithGrad(torch.autograd.Function):
-    """all_gather forward; backward sums every rank's gradient for this rank's slice.
 
-    (torch.distributed.nn.functional.all_gather does the same but is deprecated.)
+def local(x: torch.Tensor) -> torch.Tensor:
+    """The gather of a single process: nothing to bring in."""
+    return x
+
+
+@dataclass(frozen=True)
+class Gathers:
+    """How a task brings in the other ranks' rows before a contrastive loss.
+
+    `with_grad` for features (gradients flow back to their owners), `no_grad` for flags. The
+    default is a single process; a distributed run passes `engine.gather`'s functions.
     """
 
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, x.contiguous())
-        ctx.rows = x.shape[0]
-        return torch.cat(parts, dim=0)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.contiguous()
-        dist.all_reduce(grad)
-        start = dist.get_rank() * ctx.rows
-        return grad[start : start + ctx.rows]
-
-
-def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate `x` from every rank in rank order; gradients flow back to each owner.
-
-    Every rank then computes the same global loss; the engine's gradient averaging across ranks
-    turns the summed gradients of the all-gather back into exactly the single-process gradient.
-    Every rank must hold the same number of rows (the training stream guarantees it).
-    """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    return _GatherWithGrad.apply(x)
-
-
-def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x)
-    return torch.cat(parts, dim=0)
+    with_grad: Gather = local
+    no_grad: Gather = local
 
 
 def info_nce(

@@ -5,13 +5,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from avtpretrain.contract.batch import Batch
 from avtpretrain.models.model import AVTModel
 from avtpretrain.objectives.matching import hard_negatives, matching_loss
 
 
-def matching_step(model: AVTModel, head: nn.Module, text: torch.Tensor, video: torch.Tensor,
-                  keep_t: torch.Tensor, keep_v: torch.Tensor,
-                  sim: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def matching_step(
+    model: AVTModel,
+    head: nn.Module,
+    text: torch.Tensor,
+    video: torch.Tensor,
+    keep_t: torch.Tensor,
+    keep_v: torch.Tensor,
+    sim: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Positives plus one hard negative video per text and one hard negative text per video.
 
     text/video are token states [N, L, H], keep_t [N, L] and keep_v [N] their masks, sim [N, N]
@@ -22,15 +29,41 @@ def matching_step(model: AVTModel, head: nn.Module, text: torch.Tensor, video: t
     neg_t = hard_negatives(sim.t())
     texts = torch.cat([text, text, text[neg_t]])
     videos = torch.cat([video, video[neg_v], video])
-    fused = model.fuse_text_video(texts, torch.cat([keep_t, keep_t, keep_t[neg_t]]), videos,
-                                  torch.cat([keep_v, keep_v[neg_v], keep_v]))  # fmt: skip
+    fused = model.fuse_text_video(
+        texts,
+        torch.cat([keep_t, keep_t, keep_t[neg_t]]),
+        videos,
+        torch.cat([keep_v, keep_v[neg_v], keep_v]),
+    )
     labels = torch.cat([torch.ones(n), torch.zeros(2 * n)]).long().to(fused.device)
     return matching_loss(head(fused), labels)
 
 
-def match_scores(model: AVTModel, head: nn.Module, text: torch.Tensor, text_mask: torch.Tensor,
-                 video: torch.Tensor) -> torch.Tensor:  # fmt: skip
+def match_scores(
+    model: AVTModel,
+    head: nn.Module,
+    text: torch.Tensor,
+    text_mask: torch.Tensor,
+    video: torch.Tensor,
+) -> torch.Tensor:
     """Matching logit margin (match − no match) of aligned text/video token rows → [N]."""
     fused = model.fuse_text_video(text, text_mask, video)
     logits = head(fused).float()
     return logits[:, 1] - logits[:, 0]
+
+
+def batch_matching(
+    model: AVTModel,
+    head: nn.Module,
+    text: torch.Tensor,
+    video: torch.Tensor,
+    batch: Batch,
+    emb_text: torch.Tensor,
+    emb_video: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`matching_step` on a batch: negatives picked by its (detached) embedding similarities."""
+    with torch.no_grad():
+        sim = emb_text @ emb_video.t()
+    return matching_step(
+        model, head, text, video, batch["attention_mask"], batch["video_present"], sim
+    )

@@ -2,54 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from avtpretrain.config import ModelConfig, ObjectivesConfig
-from avtpretrain.data.decode import normalize_video
+from avtpretrain.config.model import MODALITIES
+from avtpretrain.contract.batch import Batch
+from avtpretrain.models.encoders.video import normalize_video
 from avtpretrain.models.heads import MAEDecoder, MLMHead
 from avtpretrain.models.model import AVTModel
-from avtpretrain.objectives.contrastive import gather_no_grad, gather_with_grad, info_nce
+from avtpretrain.objectives.contrastive import Gathers, info_nce
 from avtpretrain.objectives.masked import mae_loss, mlm_loss, patchify_audio, patchify_video
-from avtpretrain.tasks.matching import matching_step
+from avtpretrain.tasks.matching import batch_matching
 
 PAIRS = (("text", "video"), ("text", "audio"), ("audio", "video"))
 
 
 class PretrainTask(nn.Module):
-    def __init__(self, model_cfg: ModelConfig, objectives: ObjectivesConfig, vocab_size: int):
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        objectives: ObjectivesConfig,
+        vocab_size: int,
+        gathers: Gathers | None = None,
+    ) -> None:
         super().__init__()
         self.model = AVTModel(model_cfg, vocab_size)
         self.weights = objectives.active()
+        self.gathers = gathers or Gathers()
         h = model_cfg.fusion.hidden_size
         self.mlm_head = MLMHead(h, self.model.text.vocab_size)
         self.match_head = nn.Linear(h, 2)
         v, a = model_cfg.video, model_cfg.audio
-        dec = (
-            objectives.mae_decoder_dim,
-            objectives.mae_decoder_layers,
-            max(1, objectives.mae_decoder_dim // 64),
-        )
-        self.video_decoder = MAEDecoder(
-            v.hidden_size, *dec, self.model.video.num_patches, v.tubelet_size * v.patch_size**2 * 3
-        )
-        self.audio_decoder = MAEDecoder(
-            a.hidden_size, *dec, self.model.audio.num_patches, a.patch_size**2
-        )
+        width = objectives.mae_decoder_dim
+        dec = (width, objectives.mae_decoder_layers, max(1, width // 64))
+        self.video_decoder = MAEDecoder(v.hidden_size, *dec, v.num_patches, v.patch_dim)
+        self.audio_decoder = MAEDecoder(a.hidden_size, *dec, a.num_patches, a.patch_dim)
 
-    def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         m, w = self.model, self.weights
         text = m.encode_text(batch["input_ids"], batch["attention_mask"])
         video = m.encode_video(batch["video"])
         audio = m.encode_audio(batch["audio"])
-        present = {"text": torch.ones_like(batch["video_present"]), "video": batch["video_present"],
-                   "audio": batch["audio_present"]}  # fmt: skip
+        present = {
+            "text": torch.ones_like(batch["video_present"]),
+            "video": batch["video_present"],
+            "audio": batch["audio_present"],
+        }
         losses: dict[str, torch.Tensor] = {}
         metrics: dict[str, torch.Tensor] = {}
-        emb = {"text": m.embed("text", text), "video": m.embed("video", video),
-               "audio": m.embed("audio", audio)}  # fmt: skip
+        tokens = {"text": text, "audio": audio, "video": video}
+        emb = {name: m.embed(name, tokens[name]) for name in MODALITIES}
         if "contrastive" in w:
             losses["contrastive"] = self._contrastive(emb, present, metrics)
         if "matching" in w:
@@ -67,8 +70,8 @@ class PretrainTask(nn.Module):
 
     def _contrastive(self, emb, present, metrics) -> torch.Tensor:
         # Gathered with gradients: N ranks x batch B train exactly like one rank with batch N*B.
-        all_emb = {k: gather_with_grad(v) for k, v in emb.items()}
-        all_present = {k: gather_no_grad(v) for k, v in present.items()}
+        all_emb = {k: self.gathers.with_grad(v) for k, v in emb.items()}
+        all_present = {k: self.gathers.no_grad(v) for k, v in present.items()}
         terms, scale = [], self.model.logit_scale()
         for a, b in PAIRS:
             valid = all_present[a] & all_present[b]
@@ -78,17 +81,18 @@ class PretrainTask(nn.Module):
         return sum(terms) / len(terms)
 
     def _matching(self, text, video, batch, emb, metrics) -> torch.Tensor:
-        with torch.no_grad():
-            sim = emb["text"] @ emb["video"].t()
-        loss, acc = matching_step(self.model, self.match_head, text, video,
-                                  batch["attention_mask"], batch["video_present"], sim)  # fmt: skip
+        head = self.match_head
+        loss, acc = batch_matching(self.model, head, text, video, batch, emb["text"], emb["video"])
         metrics["acc/matching"] = acc.detach()
         return loss
 
     def _mlm(self, batch, video, audio, metrics) -> torch.Tensor:
         masked = self.model.encode_text(batch["mlm_input_ids"], batch["attention_mask"])
-        keep = {"text": batch["attention_mask"], "video": batch["video_present"],
-                "audio": batch["audio_present"]}  # fmt: skip
+        keep = {
+            "text": batch["attention_mask"],
+            "video": batch["video_present"],
+            "audio": batch["audio_present"],
+        }
         _, fused = self.model.fuse({"text": masked, "video": video, "audio": audio}, keep)
         loss, acc = mlm_loss(self.mlm_head(fused["text"]), batch["mlm_labels"])
         metrics["acc/mlm"] = acc.detach()

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from avtpretrain.config import DownstreamConfig, ModelConfig
+from avtpretrain.contract.batch import Batch
 from avtpretrain.models.heads import QAHead
 from avtpretrain.models.model import AVTModel
 
 
 class QATask(nn.Module):
-    def __init__(self, model_cfg: ModelConfig, cfg: DownstreamConfig, vocab_size: int,
-                 num_answers: int) -> None:  # fmt: skip
+    def __init__(
+        self, model_cfg: ModelConfig, cfg: DownstreamConfig, vocab_size: int, num_answers: int
+    ) -> None:
         super().__init__()
         self.model = AVTModel(model_cfg, vocab_size)
         self.qa_head = QAHead(model_cfg.fusion.hidden_size, cfg.qa_hidden_mult, num_answers)
 
-    def answer_logits(self, text: torch.Tensor, text_mask: torch.Tensor,
-                      video: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    def answer_logits(
+        self, text: torch.Tensor, text_mask: torch.Tensor, video: torch.Tensor
+    ) -> torch.Tensor:
         """Question token states [B, L, H] (+ mask) and video token states [B, N, H] → logits."""
         return self.qa_head(self.model.fuse_text_video(text, text_mask, video))
 
-    def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         text = self.model.encode_text(batch["input_ids"], batch["attention_mask"])
         video = self.model.encode_video(batch["video"])
         logits = self.answer_logits(text, batch["attention_mask"], video).float()

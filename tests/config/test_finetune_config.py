@@ -18,12 +18,14 @@ def test_shipped_recipes_validate(path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("override", "expected"),
-    [("downstream.video_shards=[a]", "set exactly one of video_root"),
-     ("downstream.ans2label=null", "QA needs the answer vocabulary"),
-     ("downstream.rerank_k=-1", "rerank_k: must be >= 0"),
-     ("downstream.clip_aggregation=median", "clip_aggregation"),
-     ("downstream.task=captioning", "downstream.task")],
-)  # fmt: skip
+    [
+        ("downstream.video_shards=[a]", "set exactly one of video_root"),
+        ("downstream.ans2label=null", "QA needs the answer vocabulary"),
+        ("downstream.rerank_k=-1", "rerank_k: must be >= 0"),
+        ("downstream.clip_aggregation=median", "clip_aggregation"),
+        ("downstream.task=captioning", "downstream.task"),
+    ],
+)
 def test_bad_downstream_settings_fail_with_the_key(override: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         load_recipe(REPO / "finetune/demo_qa.yaml", [override], kind=FinetuneConfig)

@@ -39,8 +39,14 @@ def test_retrieval_chance() -> None:
 
 
 def test_qa_baselines() -> None:
-    train = [("what color?", "red"), ("what color?", "red"), ("what shape?", "cube"),
-             ("what shape?", "ball"), ("what shape?", "ball"), ("how?", "fast")]  # fmt: skip
+    train = [
+        ("what color?", "red"),
+        ("what color?", "red"),
+        ("what shape?", "cube"),
+        ("what shape?", "ball"),
+        ("what shape?", "ball"),
+        ("how?", "fast"),
+    ]
     questions = ["what color?", "what shape?", "what shape?", "how?", "never seen?"]
     gt = ["red", "ball", "cube", "slow", "ball"]
     types = ["what", "what", "what", "how", "what"]

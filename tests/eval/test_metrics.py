@@ -6,11 +6,13 @@ from avtpretrain.eval.metrics import qa_metrics, retrieval_metrics
 
 def test_retrieval_hand_computed() -> None:
     # 3 texts x 3 videos; ground truth is the diagonal.
-    scores = np.array([
-        [0.9, 0.1, 0.0],  # text 0: video 0 first → rank 0
-        [0.8, 0.5, 0.1],  # text 1: video 1 second → rank 1
-        [0.7, 0.6, 0.2],  # text 2: video 2 third → rank 2
-    ])  # fmt: skip
+    scores = np.array(
+        [
+            [0.9, 0.1, 0.0],  # text 0: video 0 first → rank 0
+            [0.8, 0.5, 0.1],  # text 1: video 1 second → rank 1
+            [0.7, 0.6, 0.2],  # text 2: video 2 third → rank 2
+        ]
+    )
     out = retrieval_metrics(scores, [0, 1, 2])
     t2v = out["text2video"]
     assert t2v["r1"] == pytest.approx(100 / 3) and t2v["r5"] == 100.0
@@ -56,8 +58,15 @@ def test_qa_metrics_alpro_shape() -> None:
     assert out["where_acc"] == 0.0 and out["when_acc"] == 0.0  # types with no questions
     assert out["ratios"]["what_ratio"] == [50.0, 2]
     assert out["ratios"]["when_ratio"] == [0.0, 0]
-    assert set(out) == {"ratios", "overall_acc", "what_acc", "who_acc", "how_acc", "where_acc",
-                        "when_acc"}  # fmt: skip
+    assert set(out) == {
+        "ratios",
+        "overall_acc",
+        "what_acc",
+        "who_acc",
+        "how_acc",
+        "where_acc",
+        "when_acc",
+    }
 
 
 def test_qa_accuracies_round_to_two_decimals() -> None:

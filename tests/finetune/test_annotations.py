@@ -6,55 +6,81 @@ from pathlib import Path
 
 import pytest
 
-from avtpretrain.data.annotations import (
+from avtpretrain.reader.annotations import (
     AnnotationError,
     read_ans2label,
     read_captions,
     read_questions,
     video_key,
 )
-from avtpretrain.data.videos import VideoIndex
-from tests.data.factory import write_jsonl
+from avtpretrain.reader.videos import VideoIndex
+from tests.factory import write_jsonl
 
 
 @pytest.mark.parametrize(
     ("given", "key"),
-    [("video7010", "video7010"), ("-4wsuPCjDBc_5_15.avi", "-4wsuPCjDBc_5_15"),
-     ("clip.MP4", "clip"), ("v1.2", "v1_2"), ("a/b.webm", "a_b")],
-)  # fmt: skip
+    [
+        ("video7010", "video7010"),
+        ("-4wsuPCjDBc_5_15.avi", "-4wsuPCjDBc_5_15"),
+        ("clip.MP4", "clip"),
+        ("v1.2", "v1_2"),
+        ("a/b.webm", "a_b"),
+    ],
+)
 def test_video_key_strips_video_extensions_only(given: str, key: str) -> None:
     assert video_key(given) == key
 
 
 def test_msvd_ids_with_and_without_avi_name_the_same_video(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "q.jsonl", [
-        {"question": "who runs?", "answer": "man", "video_id": "abc_1_5.avi",
-         "answer_type": "who", "extra": 1},
-        {"question": "what is it?", "answer": "dog", "video_id": "abc_1_5", "answer_type": "what"},
-        {"question": "what?", "answer": "cat", "video_id": 1203, "answer_type": "what"},
-    ])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "q.jsonl",
+        [
+            {
+                "question": "who runs?",
+                "answer": "man",
+                "video_id": "abc_1_5.avi",
+                "answer_type": "who",
+                "extra": 1,
+            },
+            {
+                "question": "what is it?",
+                "answer": "dog",
+                "video_id": "abc_1_5",
+                "answer_type": "what",
+            },
+            {"question": "what?", "answer": "cat", "video_id": 1203, "answer_type": "what"},
+        ],
+    )
     questions = read_questions(path)
     assert [q.video for q in questions] == ["abc_1_5", "abc_1_5", "1203"]
     assert questions[0].answer == "man" and questions[0].answer_type == "who"
 
 
 def test_captions_keep_file_order_and_ignore_other_keys(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "r.jsonl", [
-        {"caption": "a man sings", "clip_name": "video1", "sen_id": 3},
-        {"caption": "someone sings", "clip_name": "video1"},
-        {"caption": "a cat", "clip_name": "video2"},
-    ])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "r.jsonl",
+        [
+            {"caption": "a man sings", "clip_name": "video1", "sen_id": 3},
+            {"caption": "someone sings", "clip_name": "video1"},
+            {"caption": "a cat", "clip_name": "video2"},
+        ],
+    )
     assert [(c.text, c.video) for c in read_captions(path)] == [
-        ("a man sings", "video1"), ("someone sings", "video1"), ("a cat", "video2")]  # fmt: skip
+        ("a man sings", "video1"),
+        ("someone sings", "video1"),
+        ("a cat", "video2"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("lines", "expected"),
-    [(['{"clip_name": "v"}'], "r.jsonl:1: caption: expected a non-empty string"),
-     (['{"caption": "x", "clip_name": "v"}', "{oops"], "r.jsonl:2: malformed JSON line"),
-     (['["caption"]'], "r.jsonl:1: expected a JSON object"),
-     ([""], "r.jsonl: no annotation rows")],
-)  # fmt: skip
+    [
+        (['{"clip_name": "v"}'], "r.jsonl:1: caption: expected a non-empty string"),
+        (['{"caption": "x", "clip_name": "v"}', "{oops"], "r.jsonl:2: malformed JSON line"),
+        (['["caption"]'], "r.jsonl:1: expected a JSON object"),
+        ([""], "r.jsonl: no annotation rows"),
+    ],
+)
 def test_bad_rows_name_file_line_and_field(tmp_path: Path, lines, expected) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -64,9 +90,12 @@ def test_bad_rows_name_file_line_and_field(tmp_path: Path, lines, expected) -> N
 
 @pytest.mark.parametrize(
     ("vocab", "expected"),
-    [({"a": 0, "b": 2}, "labels must be 0..1"), ({"a": "0"}, "label of 'a': expected an integer"),
-     ([], "expected a non-empty mapping")],
-)  # fmt: skip
+    [
+        ({"a": 0, "b": 2}, "labels must be 0..1"),
+        ({"a": "0"}, "label of 'a': expected an integer"),
+        ([], "expected a non-empty mapping"),
+    ],
+)
 def test_answer_vocabulary_is_checked(tmp_path: Path, vocab, expected) -> None:
     path = tmp_path / "train_ans2label.json"
     path.write_text(json.dumps(vocab))

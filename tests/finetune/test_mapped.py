@@ -4,9 +4,9 @@ import random
 
 import torch
 
-from avtpretrain.data.mapped import Items, MapStream, eval_loader
-from avtpretrain.data.samples import DecodeError
 from avtpretrain.dist import DistInfo
+from avtpretrain.reader.mapped import Items, MapStream, eval_loader
+from avtpretrain.reader.samples import DecodeError
 
 BROKEN = {5, 11}
 
@@ -23,8 +23,9 @@ def collate(samples: list[dict]) -> dict:
 
 def stream(rank: int, world: int = 2) -> MapStream:
     items = Items(30, load, seed=1, replace_failed=True)
-    return MapStream(items, collate, batch_size=4, dist=DistInfo(rank, world), num_workers=0,
-                     seed=1)  # fmt: skip
+    return MapStream(
+        items, collate, batch_size=4, dist=DistInfo(rank, world), num_workers=0, seed=1
+    )
 
 
 def test_ranks_step_equally_and_share_no_item_within_an_epoch() -> None:
@@ -49,7 +50,7 @@ def test_resume_continues_with_the_same_batches() -> None:
     it = iter(first)
     head = [next(it)["keys"]]
     resumed = stream(0)
-    resumed.restore(first.state)
+    resumed.load_state_dict(first.state_dict())
     assert head + [b["keys"] for b in resumed] == full
     assert resumed.state.epoch == 1 and resumed.state.batches == 0
 
@@ -65,8 +66,9 @@ def test_evaluation_sees_every_item_once_and_reports_failures() -> None:
     items = Items(30, load, seed=1, replace_failed=False)
     seen, failed = [], []
     for rank in (0, 1, 2):
-        for batch in eval_loader(items, collate, batch_size=4, dist=DistInfo(rank, 3),
-                                 num_workers=0):  # fmt: skip
+        for batch in eval_loader(
+            items, collate, batch_size=4, dist=DistInfo(rank, 3), num_workers=0
+        ):
             seen += batch["keys"]
             failed += batch["failed"]
             assert torch.equal(batch["index"], torch.tensor(batch["keys"]))

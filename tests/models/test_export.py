@@ -4,6 +4,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel
 
+from avtpretrain.config.model import MODALITIES
 from avtpretrain.models.export import export_model
 from avtpretrain.models.model import AVTModel
 from tests.models.conftest import VOCAB, make_batch
@@ -15,7 +16,7 @@ def test_towers_round_trip_through_automodel(tiny, tmp_path: Path) -> None:
     paths = export_model(model, tmp_path)
     batch = make_batch(tiny, n=2)
     loaded = {}
-    for tower in ("text", "audio", "video"):
+    for tower in MODALITIES:
         hf, info = AutoModel.from_pretrained(paths[tower], output_loading_info=True)
         assert not any(info.values()), (tower, info)  # no missing / unexpected / mismatched keys
         loaded[tower] = hf.eval()
@@ -26,7 +27,7 @@ def test_towers_round_trip_through_automodel(tiny, tmp_path: Path) -> None:
         )
         assert torch.equal(ours, theirs.last_hidden_state)
         pixels = model.video.hf.embeddings.patch_embeddings.projection.weight.new_tensor(0)
-        from avtpretrain.data.decode import normalize_video
+        from avtpretrain.models.encoders.video import normalize_video
 
         video = normalize_video(batch["video"]) + pixels
         assert torch.equal(

@@ -10,6 +10,7 @@ import torch.multiprocessing as mp
 
 from avtpretrain.config import ObjectivesConfig, load_model_config
 from avtpretrain.engine.distributed import free_port
+from avtpretrain.run.gathers import RANK_GATHERS
 from avtpretrain.tasks.pretrain import PretrainTask
 from tests.models.conftest import REPO, VOCAB, make_batch
 
@@ -20,7 +21,7 @@ def loss_and_grads(batch: dict) -> tuple[float, dict[str, torch.Tensor]]:
     torch.manual_seed(0)
     tiny = load_model_config("tiny", REPO / "pretrain" / "x.yaml")
     # eval(): no dropout, whose random draws differ between processes; gradients still flow.
-    task = PretrainTask(tiny, CONTRASTIVE_ONLY, VOCAB).eval()
+    task = PretrainTask(tiny, CONTRASTIVE_ONLY, VOCAB, RANK_GATHERS).eval()
     loss, _ = task(batch)
     loss.backward()
     grads = {n: p.grad.clone() for n, p in task.named_parameters() if p.grad is not None}

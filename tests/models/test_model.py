@@ -5,12 +5,13 @@ import pytest
 import torch
 
 from avtpretrain.config import ObjectivesConfig
+from avtpretrain.config.model import MODALITIES
 from avtpretrain.models.model import AVTModel
 from avtpretrain.models.params import count_parameters
 from avtpretrain.tasks.pretrain import PretrainTask
 from tests.models.conftest import REPO, VOCAB, make_batch
 
-SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(("text", "audio", "video"), r)]
+SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(MODALITIES, r)]
 
 
 @pytest.mark.parametrize("subset", SUBSETS, ids="+".join)
@@ -23,14 +24,17 @@ def test_fusion_forward_backward_for_every_modality_subset(tiny, subset) -> None
         "audio": model.encode_audio(batch["audio"]),
         "video": model.encode_video(batch["video"]),
     }
-    keep = {"text": batch["attention_mask"], "audio": torch.tensor([True, False, True]),
-            "video": torch.tensor([True, True, False])}  # fmt: skip
+    keep = {
+        "text": batch["attention_mask"],
+        "audio": torch.tensor([True, False, True]),
+        "video": torch.tensor([True, True, False]),
+    }
     fused, per = model.fuse({m: tokens[m] for m in subset}, {m: keep[m] for m in subset})
     assert fused.shape == (3, tiny.fusion.hidden_size) and torch.isfinite(fused).all()
     assert set(per) == set(subset)
     # A random read-out: the sum of a LayerNorm output has no gradient by construction.
     (fused * torch.randn(fused.shape, generator=torch.Generator().manual_seed(1))).sum().backward()
-    for m in ("text", "audio", "video"):
+    for m in MODALITIES:
         grads = [p.grad for p in getattr(model, m).parameters() if p.requires_grad]
         assert any(g is not None and g.abs().sum() > 0 for g in grads) == (m in subset), m
 
@@ -127,7 +131,7 @@ def test_gradient_checkpointing_per_tower_gives_the_same_gradients(tiny) -> None
     for cfg in (tiny, on):
         torch.manual_seed(0)
         task = PretrainTask(cfg, ObjectivesConfig(matching=0), VOCAB).train()
-        hf = [getattr(task.model, t).hf for t in ("text", "audio", "video")]
+        hf = [getattr(task.model, t).hf for t in MODALITIES]
         # transformers 5 names it is_activation_checkpointing (4.x: is_gradient_checkpointing)
         flags = [getattr(m, "is_activation_checkpointing", None) for m in hf]
         assert [*flags, task.model.fusion.gradient_checkpointing] == [cfg is on] * 4

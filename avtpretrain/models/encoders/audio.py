@@ -15,7 +15,7 @@ class AudioEncoder(Encoder):
 
     def __init__(self, cfg: AudioTowerConfig) -> None:
         super().__init__()
-        self.grid = (cfg.target_frames // cfg.patch_size, cfg.num_mel_bins // cfg.patch_size)
+        self.grid = cfg.grid
         self.hf = load_or_build(
             ViTMAEModel,
             ViTMAEConfig,
@@ -34,10 +34,7 @@ class AudioEncoder(Encoder):
             with torch.no_grad():
                 self.hf.embeddings.position_embeddings.copy_(table.unsqueeze(0))
         self.hidden_size = self.hf.config.hidden_size
-
-    @property
-    def num_patches(self) -> int:
-        return self.grid[0] * self.grid[1]
+        self.num_patches = cfg.num_patches
 
     def forward(self, fbank: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """fbank [B, frames, bins] → [B, 1 + visible patches, hidden] ([CLS] first).

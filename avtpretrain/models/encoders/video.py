@@ -6,8 +6,23 @@ import torch
 from transformers import VideoMAEConfig, VideoMAEModel
 
 from avtpretrain.config.model import VideoTowerConfig
-from avtpretrain.data.decode import normalize_video
 from avtpretrain.models.encoders.base import Encoder, load_or_build
+
+# ImageNet statistics, as VideoMAE was pretrained with.
+VIDEO_MEAN = (0.485, 0.456, 0.406)
+VIDEO_STD = (0.229, 0.224, 0.225)
+
+
+def normalize_video(video: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 [..., 3, H, W] → float normalised by the video encoder's (ImageNet) statistics.
+
+    On the model side: the reader keeps frames uint8 (a quarter of the bytes through the worker
+    queues) and the model normalises them on its own device, in its own precision.
+    """
+    shape = (3, 1, 1)
+    mean = torch.tensor(VIDEO_MEAN, device=video.device).view(shape) * 255
+    std = torch.tensor(VIDEO_STD, device=video.device).view(shape) * 255
+    return ((video.float() - mean) / std).to(dtype)
 
 
 class VideoEncoder(Encoder):
@@ -25,9 +40,7 @@ class VideoEncoder(Encoder):
             use_mean_pooling=False,
         )
         self.hidden_size = self.hf.config.hidden_size
-        self.num_patches = (cfg.num_frames // cfg.tubelet_size) * (
-            cfg.image_size // cfg.patch_size
-        ) ** 2
+        self.num_patches = cfg.num_patches
 
     def forward(self, video: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """uint8/float video → [B, visible tubes, hidden]; `mask` True = hidden, equal per row."""

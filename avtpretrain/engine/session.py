@@ -1,0 +1,83 @@
+"""The start of every run: engine settings, process group, seeds and the output folder."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from avtpretrain.config import FinetuneConfig, RecipeConfig, RunConfig, save_resolved
+from avtpretrain.dist import DistInfo
+from avtpretrain.engine.distributed import init_distributed
+from avtpretrain.engine.dsconfig import EngineSettings, read_ds_config
+
+AnyRecipe = RecipeConfig | FinetuneConfig
+M = TypeVar("M", bound=nn.Module)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who this process is, where it computes, and the DeepSpeed JSON's settings."""
+
+    info: DistInfo
+    device: torch.device
+    settings: EngineSettings
+
+    def message(self, text: str) -> None:
+        if self.info.is_main:
+            print(text, flush=True)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def prepare_output_dir(cfg: AnyRecipe, is_main: bool) -> None:
+    """--overwrite_output_dir: drop earlier checkpoints and logs; then save the resolved config."""
+    out = Path(cfg.run.output_dir)
+    if cfg.run.overwrite_output_dir and is_main and out.is_dir():
+        for path in out.glob("checkpoint-*"):
+            shutil.rmtree(path)
+        shutil.rmtree(out / "tensorboard", ignore_errors=True)
+        (out / "log.jsonl").unlink(missing_ok=True)
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_resolved(cfg, out)
+    dist.barrier()
+
+
+def start(cfg: AnyRecipe, ds_path: str, prepare: bool = True) -> Context:
+    """Read the engine settings, join the process group, seed, prepare the output folder."""
+    settings = read_ds_config(ds_path)
+    info, device = init_distributed(cfg.run.device)
+    seed_everything(cfg.run.seed + info.rank)
+    if prepare:
+        prepare_output_dir(cfg, info.is_main)
+    return Context(info, device, settings)
+
+
+def build_same_everywhere(run: RunConfig, info: DistInfo, build: Callable[[], M]) -> M:
+    """The task with the same initial weights on every rank; then each rank its own random
+    stream (dropout, negatives)."""
+    torch.manual_seed(run.seed)
+    task = build()
+    torch.manual_seed(run.seed + info.rank)
+    return task
+
+
+def finish() -> None:
+    """Tear the process group down on every rank."""
+    dist.barrier()
+    # Explicitly: left to interpreter exit, its background threads were seen to abort a rank
+    # ("terminate called without an active exception").
+    dist.destroy_process_group()

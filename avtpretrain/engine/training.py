@@ -1,0 +1,69 @@
+"""The DeepSpeed engine for a task: optimizer, schedule, and the client state a checkpoint carries.
+
+The rest of a training run (what to train on, what to evaluate) is the composition root's.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import deepspeed
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from avtpretrain.config import OptimConfig, RunConfig
+from avtpretrain.engine.checkpoint import latest_checkpoint, load_checkpoint
+from avtpretrain.engine.dsconfig import EngineSettings
+from avtpretrain.engine.loop import TrainState
+from avtpretrain.engine.optim import build_optimizer, build_scheduler
+from avtpretrain.engine.stream import Stream
+
+
+def total_steps(run: RunConfig, batches_per_epoch: int, grad_accum: int) -> int:
+    if run.max_steps > 0:
+        return run.max_steps
+    return max(1, math.ceil(run.num_train_epochs * batches_per_epoch / grad_accum))
+
+
+def build_engine(task: nn.Module, optim: OptimConfig, settings: EngineSettings, steps: int) -> Any:
+    """DeepSpeed's engine around `task`, with our AdamW groups and LR schedule."""
+    optimizer = build_optimizer(task, optim)
+    scheduler = build_scheduler(optimizer, steps, optim)
+    engine, _, _, _ = deepspeed.initialize(
+        model=task, optimizer=optimizer, lr_scheduler=scheduler, config=settings.raw
+    )
+    return engine
+
+
+def resume_path(run: RunConfig) -> Path | None:
+    """The checkpoint this run continues from, or None for a fresh start."""
+    if run.resume_from_checkpoint:
+        path = Path(run.resume_from_checkpoint)
+        if path.name == "latest" or (path.is_dir() and not path.name.startswith("checkpoint-")):
+            path = latest_checkpoint(path.parent if path.name == "latest" else path)
+        if path is None or not path.is_dir():
+            raise FileNotFoundError(f"--resume_from_checkpoint: no complete checkpoint at {path}")
+        return path
+    if run.overwrite_output_dir:
+        return None
+    return latest_checkpoint(run.output_dir)
+
+
+def client_state(cfg_dict: dict, state: TrainState, stream: Stream) -> dict:
+    """Per-rank data positions and RNG states, gathered: DeepSpeed saves client_state once."""
+    mine = {"data": stream.state_dict(), "torch_rng": torch.get_rng_state()}
+    ranks = [None] * dist.get_world_size()
+    dist.all_gather_object(ranks, mine)
+    return {"train": state.to_dict(), "ranks": ranks, "config": cfg_dict}
+
+
+def restore(engine: Any, path: Path, stream: Stream, rank: int) -> TrainState:
+    """Model, optimizer, schedule, this rank's data position and RNG from a checkpoint."""
+    client = load_checkpoint(engine, path)
+    mine = client["ranks"][rank]
+    stream.load_state_dict(mine["data"])
+    torch.set_rng_state(mine["torch_rng"])
+    return TrainState(**client["train"])

@@ -1,0 +1,80 @@
+"""What downstream evaluation needs besides the model: ranks, device, data and tokenizer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from avtpretrain.contract.batch import ItemBatch
+from avtpretrain.dist import DistInfo
+from avtpretrain.engine.collective import lockstep
+from avtpretrain.models.model import AVTModel
+from avtpretrain.reader.downstream import collate_videos, video_items
+from avtpretrain.reader.mapped import eval_loader
+from avtpretrain.reader.samples import SampleDecoder
+from avtpretrain.reader.videos import VideoIndex
+
+
+@dataclass(frozen=True)
+class EvalSetup:
+    info: DistInfo
+    device: torch.device
+    dtype: torch.dtype
+    tokenizer: Any
+    max_length: int
+    index: VideoIndex
+    decoder: SampleDecoder  # evaluation spec: uniform frames, data.eval_clips clips
+    batch_size: int
+    num_workers: int
+    seed: int
+    aggregation: str
+
+    def tokens(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        t = self.tokenizer(
+            texts,
+            padding="max_length",
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return t["input_ids"].to(self.device), t["attention_mask"].to(self.device)
+
+
+def encode_video_batch(
+    model: AVTModel, video: torch.Tensor, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 [B, T, 3, S, S] or [B, C, T, 3, S, S] → (token states [B, C, N, H] on device,
+    unit embeddings [B, C, D] as float32 on the CPU)."""
+    if video.dim() == 5:
+        video = video.unsqueeze(1)
+    b, c = video.shape[:2]
+    tokens = model.encode_video(video.flatten(0, 1).to(device))
+    emb = model.embed("video", tokens).float().cpu().view(b, c, -1)
+    return tokens.view(b, c, *tokens.shape[1:]), emb
+
+
+def over_videos(
+    setup: EvalSetup, videos: list[str], fn: Callable[[ItemBatch], Any]
+) -> tuple[list[Any], list[int]]:
+    """fn over this rank's share of `videos` in batches, in step with the other ranks;
+    returns (fn's results, indices of videos that could not be decoded)."""
+    items = video_items(videos, setup.index, setup.decoder, setup.seed)
+    loader = eval_loader(
+        items,
+        collate_videos,
+        batch_size=setup.batch_size,
+        dist=setup.info,
+        num_workers=setup.num_workers,
+    )
+    failed: list[int] = []
+
+    def tap() -> Iterator[ItemBatch]:
+        for batch in loader:
+            failed.extend(batch["failed"])
+            yield batch
+
+    results = lockstep(tap(), len(loader), fn, setup.device, lambda b: len(b["index"]) == 0)
+    return results, failed

@@ -1,0 +1,139 @@
+"""Downstream splits (annotations joined with their videos) and the items loaders read."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from avtpretrain.config import DownstreamConfig
+from avtpretrain.reader.annotations import (
+    Caption,
+    Question,
+    group_by_video,
+    read_captions,
+    read_questions,
+)
+from avtpretrain.reader.mapped import Items
+from avtpretrain.reader.samples import Collator, SampleDecoder
+from avtpretrain.reader.videos import VideoIndex
+
+
+def video_index(cfg: DownstreamConfig) -> VideoIndex:
+    if cfg.video_root:
+        return VideoIndex.from_folder(cfg.video_root)
+    return VideoIndex.from_shards(cfg.video_shards)
+
+
+@dataclass(frozen=True)
+class RetrievalSplit:
+    captions: list[Caption]
+    videos: list[str]  # distinct video keys, first-seen order
+    text_to_video: list[int]  # caption i → its video's position in `videos`
+
+
+@dataclass(frozen=True)
+class QASplit:
+    questions: list[Question]
+    videos: list[str]
+    question_video: list[int]
+
+
+def retrieval_split(path: str, index: VideoIndex) -> RetrievalSplit:
+    captions = read_captions(path)
+    videos, t2v = group_by_video([c.video for c in captions])
+    index.require(videos, path)
+    return RetrievalSplit(captions, videos, t2v)
+
+
+def qa_split(path: str, index: VideoIndex) -> QASplit:
+    questions = read_questions(path)
+    videos, q2v = group_by_video([q.video for q in questions])
+    index.require(videos, path)
+    return QASplit(questions, videos, q2v)
+
+
+@dataclass(frozen=True)
+class _Videos:
+    """Loads video i of `videos` (a class, not a closure: loader workers may be spawned)."""
+
+    videos: list[str]
+    index: VideoIndex
+    decoder: SampleDecoder
+
+    def read(self, key: str, rng: random.Random) -> dict[str, Any]:
+        return {
+            "key": key,
+            "video": self.decoder.video(self.index.read(key), rng),
+            "video_present": True,
+        }
+
+    def __call__(self, i: int, rng: random.Random) -> dict[str, Any]:
+        return self.read(self.videos[i], rng)
+
+
+@dataclass(frozen=True)
+class _CaptionedVideos(_Videos):
+    captions: list[list[str]]
+
+    def __call__(self, i: int, rng: random.Random) -> dict[str, Any]:
+        return self.read(self.videos[i], rng) | {"caption": rng.choice(self.captions[i])}
+
+
+@dataclass(frozen=True)
+class _Questions(_Videos):
+    questions: list[Question]
+    ans2label: dict[str, int]
+
+    def __call__(self, i: int, rng: random.Random) -> dict[str, Any]:
+        q = self.questions[i]
+        label = self.ans2label.get(q.answer, -100)
+        return self.read(q.video, rng) | {"caption": q.question, "label": label}
+
+
+def video_items(videos: list[str], index: VideoIndex, decoder: SampleDecoder, seed: int) -> Items:
+    """Each distinct video once (evaluation): its clip(s) and nothing else."""
+    return Items(len(videos), _Videos(videos, index, decoder), seed, replace_failed=False)
+
+
+def retrieval_train_items(
+    split: RetrievalSplit, index: VideoIndex, decoder: SampleDecoder, seed: int
+) -> Items:
+    """One item per video with one of its captions drawn per epoch: no video twice in a batch,
+    so in-batch negatives are never the positive's own video."""
+    captions: list[list[str]] = [[] for _ in split.videos]
+    for caption, v in zip(split.captions, split.text_to_video, strict=True):
+        captions[v].append(caption.text)
+    load = _CaptionedVideos(split.videos, index, decoder, captions)
+    return Items(len(split.videos), load, seed, replace_failed=True)
+
+
+def qa_train_items(
+    split: QASplit, index: VideoIndex, decoder: SampleDecoder, ans2label: dict[str, int], seed: int
+) -> Items:
+    """One item per question; an answer outside the vocabulary gets label -100 (no loss)."""
+    load = _Questions(split.videos, index, decoder, split.questions, ans2label)
+    return Items(len(split.questions), load, seed, replace_failed=True)
+
+
+class TrainCollator:
+    """Tokenised text + stacked videos (+ answer labels for QA)."""
+
+    def __init__(self, tokenizer: Any, max_length: int) -> None:
+        self.base = Collator(tokenizer, max_length, None)
+
+    def __call__(self, samples: list[dict]) -> dict:
+        batch = self.base(samples, torch.Generator())
+        if "label" in samples[0]:
+            batch["labels"] = torch.tensor([s["label"] for s in samples], dtype=torch.long)
+        return batch
+
+
+def collate_videos(samples: list[dict]) -> dict:
+    return {
+        "keys": [s["key"] for s in samples],
+        "video": torch.stack([s["video"] for s in samples]),
+        "video_present": torch.tensor([s["video_present"] for s in samples]),
+    }

@@ -1,0 +1,69 @@
+"""Resolving shard specs (folders with sizes.json, brace patterns, single tars) into a ShardSet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import braceexpand
+
+from avtpretrain.contract import format as fmt
+
+
+@dataclass(frozen=True)
+class ShardSet:
+    urls: list[str]
+    sizes: list[int | None]  # samples per shard; None where no sizes.json names the shard
+    weights: list[float]  # sampling weight per shard (training mixes datasets with these)
+    specs: tuple[str, ...] = ()
+
+    @property
+    def total_samples(self) -> int:
+        if any(s is None for s in self.sizes):
+            raise ValueError(
+                f"{self.describe()}: some shards have no sizes.json entry; "
+                "set data.samples_per_epoch to size an epoch"
+            )
+        return sum(self.sizes)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        return ", ".join(self.specs) or "<no shards>"
+
+
+def _expand(spec: str) -> tuple[list[str], list[int | None]]:
+    path = Path(spec)
+    if path.is_dir():
+        sizes = fmt.read_sizes(path)
+        return [str(path / name) for name in sizes], list(sizes.values())
+    urls = list(braceexpand.braceexpand(spec))
+    missing = [u for u in urls if not Path(u).is_file()]
+    if missing:
+        raise ValueError(f"{spec}: no such shard {missing[0]} (expected a folder, pattern or .tar)")
+    found: list[int | None] = []
+    for url in urls:
+        folder = Path(url).parent
+        sizes = fmt.read_sizes(folder) if (folder / fmt.SIZES_FILE).is_file() else {}
+        found.append(sizes.get(Path(url).name))
+    return urls, found
+
+
+def resolve_shards(specs: list[str], weights: list[float] | None = None) -> ShardSet:
+    """All shards of `specs`; dataset i gets total weight weights[i], shared by shard size.
+
+    Without weights every sample is equally likely (datasets mix by size).
+    """
+    if not specs:
+        raise ValueError("no shards configured (data.train_shards / data.val_shards is empty)")
+    urls: list[str] = []
+    sizes: list[int | None] = []
+    shard_weights: list[float] = []
+    for i, spec in enumerate(specs):
+        these, counts = _expand(spec)
+        if not these:
+            raise ValueError(f"{spec}: no shards listed")
+        known = [c if c is not None else 1 for c in counts]
+        share = [c / sum(known) for c in known] if weights else [float(c) for c in known]
+        shard_weights += [s * weights[i] for s in share] if weights else share
+        urls += these
+        sizes += counts
+    return ShardSet(urls, sizes, shard_weights, tuple(specs))

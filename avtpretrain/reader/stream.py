@@ -1,0 +1,257 @@
+"""The WebDataset pipeline as named stages (the only module that imports webdataset).
+
+Training, per (rank, worker):
+  resampled shard urls (seeded by seed, rank, worker, epoch; datasets mixed by weight)
+  → tar → shuffle buffer of raw bytes → skip (resume) → decode (late: the buffer stays small)
+  → drop undecodable → batch → exactly `batches_per_worker` batches.
+Every rank steps the same number of times per epoch, so no collective waits on an empty rank.
+Evaluation: every shard once, split by rank then by worker → tar → decode → batch (last one
+partial): each sample is seen exactly once across all ranks.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import webdataset as wds
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from avtpretrain.dist import DistInfo
+from avtpretrain.reader.samples import Collator, DecodeError, SampleDecoder
+from avtpretrain.reader.shards import ShardSet
+
+log = logging.getLogger(__name__)
+
+
+def make_seed(*parts: int | str) -> int:
+    """A 63-bit seed from parts; stable across processes and Python runs (unlike hash())."""
+    return random.Random(":".join(map(str, parts))).getrandbits(63)
+
+
+@dataclass
+class DataState:
+    """Where a rank is in its data stream; goes into the checkpoint and back.
+
+    `emitted[w]` counts samples that logical worker w took out of its shuffle buffer (decodable or
+    not), so a resumed worker rebuilds the same stream and skips them without decoding.
+    """
+
+    epoch: int = 0
+    batches: int = 0
+    emitted: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "batches": self.batches, "emitted": list(self.emitted)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataState:
+        return cls(int(data["epoch"]), int(data["batches"]), [int(x) for x in data["emitted"]])
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    shards: ShardSet
+    batch_size: int
+    dist: DistInfo
+    num_workers: int
+    seed: int
+    shuffle_buffer: int
+    decoder: SampleDecoder
+    collator: Collator
+
+
+def _worker() -> tuple[int, int]:
+    info = get_worker_info()
+    return (0, 1) if info is None else (info.id, info.num_workers)
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def handler(self, exn: Exception) -> bool:
+        """webdataset's handler hook: count a broken tar or member and keep going."""
+        self.counts[f"skipped/{type(exn).__name__}"] += 1
+        log.warning("skipping unreadable shard data: %s", exn)
+        return True
+
+
+def _decoded(samples: Iterator[dict], decoder: SampleDecoder, seed: int, counters: _Counters):
+    """Decode late (after the shuffle buffer); count and drop what fails.
+
+    Each sample's randomness (frames, crops, caption) is seeded by its position in the stream, so
+    a resumed worker that skipped samples without decoding them draws exactly what it would have.
+    """
+    for raw in samples:
+        position = counters.counts["samples_read"]
+        counters.counts["samples_read"] += 1
+        try:
+            yield decoder(raw, random.Random(make_seed(seed, "sample", position)))
+        except DecodeError as err:
+            counters.counts[f"skipped/{err.reason}"] += 1
+            log.warning("skipping sample %s: %s", raw.get("__key__"), err)
+
+
+def _batches(samples, size: int, collate: Callable, seed: int, first: int, partial: bool):
+    """Collate `size` samples at a time; batch i's masks are seeded by (seed, first + i)."""
+    buf, index = [], first
+    for sample in samples:
+        buf.append(sample)
+        if len(buf) == size:
+            yield collate(buf, torch.Generator().manual_seed(make_seed(seed, "batch", index)))
+            buf, index = [], index + 1
+    if buf and partial:
+        yield collate(buf, torch.Generator().manual_seed(make_seed(seed, "batch", index)))
+
+
+class TrainDataset(IterableDataset):
+    """One epoch of training batches for one rank; each loader worker plays one logical worker."""
+
+    def __init__(self, spec: StreamSpec, state: DataState, batches_per_worker: int) -> None:
+        super().__init__()
+        self.spec, self.state, self.per_worker = spec, state, batches_per_worker
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        spec, state = self.spec, self.state
+        physical, workers = _worker()
+        # Batch j of the epoch always comes from logical worker j % workers; after a resume at
+        # batch b the loader restarts at physical worker 0, which therefore plays worker b % W.
+        logical = (physical + state.batches) % workers
+        done = max(0, -(-(state.batches - logical) // workers))
+        seed = make_seed(spec.seed, spec.dist.rank, logical, state.epoch)
+        counters = _Counters()
+        urls = self._urls(random.Random(make_seed(seed, "urls")), counters)
+        raw = wds.tarfile_to_samples(handler=counters.handler)(urls)
+        shuffle_rng = random.Random(make_seed(seed, "shuffle"))
+        shuffled = wds.shuffle(spec.shuffle_buffer, initial=spec.shuffle_buffer, rng=shuffle_rng)(
+            raw
+        )
+        skip = state.emitted[logical] if state.emitted else 0
+        for _ in range(skip):  # resume: same stream, already-used samples dropped undecoded
+            next(shuffled)
+        counters.counts["samples_read"] = skip
+        decoded = _decoded(shuffled, spec.decoder, seed, counters)
+        batches = _batches(decoded, spec.batch_size, spec.collator, seed, done, partial=False)
+        for _ in range(self.per_worker - done):
+            batch = next(batches)
+            batch["data_pos"] = (logical, counters.counts["samples_read"])
+            batch["counters"] = dict(counters.counts)
+            yield batch
+
+    def _urls(self, rng: random.Random, counters: _Counters) -> Iterator[dict[str, str]]:
+        urls, weights = self.spec.shards.urls, self.spec.shards.weights
+        while True:
+            counters.counts["shards_opened"] += 1
+            yield {"url": rng.choices(urls, weights)[0]}
+
+
+class EvalDataset(IterableDataset):
+    def __init__(self, spec: StreamSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        spec = self.spec
+        worker, workers = _worker()
+        mine = spec.shards.urls[spec.dist.rank :: spec.dist.world_size][worker::workers]
+        counters = _Counters()
+        counters.counts["shards_opened"] = len(mine)
+        raw = wds.tarfile_to_samples(handler=counters.handler)({"url": u} for u in mine)
+        seed = make_seed(spec.seed, spec.dist.rank, worker)
+        decoded = _decoded(raw, spec.decoder, seed, counters)
+        for batch in _batches(decoded, spec.batch_size, spec.collator, seed, 0, partial=True):
+            batch["counters"] = dict(counters.counts)
+            yield batch
+
+
+def check_enough_shards(shards: ShardSet, dist: DistInfo, num_workers: int) -> None:
+    """Fail fast: with fewer shards than readers, some (rank, worker) would get none."""
+    readers = dist.world_size * max(num_workers, 1)
+    if len(shards.urls) < readers:
+        raise ValueError(
+            f"{shards.describe()}: {len(shards.urls)} shard(s) for {dist.world_size} rank(s) x "
+            f"{max(num_workers, 1)} worker(s) = {readers} readers; make more shards "
+            "(make_shards.py --samples_per_shard) or lower data.num_workers"
+        )
+
+
+def _loader(dataset: IterableDataset, num_workers: int) -> DataLoader:
+    # Its own generator: a DataLoader draws a base seed from the global torch RNG each time an
+    # iterator starts, which would shift the model's random stream (dropout, negatives) on resume.
+    # Our workers seed themselves from the stream's seed, so this draw is never used.
+    return DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=num_workers,
+        persistent_workers=False,
+        generator=torch.Generator(),
+    )
+
+
+class TrainStream:
+    """Training batches for one rank, epoch after epoch, with a resumable position (`state`)."""
+
+    def __init__(self, spec: StreamSpec, state: DataState | None = None, samples_per_epoch=None):
+        check_enough_shards(spec.shards, spec.dist, spec.num_workers)
+        self.spec = spec
+        self.workers = max(spec.num_workers, 1)
+        total = samples_per_epoch or spec.shards.total_samples
+        per_rank = total // (spec.dist.world_size * spec.batch_size)
+        # Equal on every rank and a multiple of the workers, so each worker yields the same count.
+        self.per_worker = max(1, per_rank // self.workers)
+        self.batches_per_epoch = self.per_worker * self.workers
+        self.state = state or DataState(emitted=[0] * self.workers)
+        if len(self.state.emitted) != self.workers:
+            raise ValueError(
+                f"the saved data position is from a run with {len(self.state.emitted)} data "
+                f"workers; resume with data.num_workers={len(self.state.emitted)}"
+            )
+        self._counters: dict[int, dict[str, int]] = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.state.to_dict()
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Continue from a saved position (same data.num_workers as when it was saved)."""
+        state = DataState.from_dict(saved)
+        if len(state.emitted) != self.workers:
+            raise ValueError(
+                f"the saved data position is from a run with {len(state.emitted)} data workers; "
+                f"resume with data.num_workers={len(state.emitted)}"
+            )
+        self.state = state
+
+    def __len__(self) -> int:
+        """Batches left in the current epoch."""
+        return self.batches_per_epoch - self.state.batches
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """The rest of the current epoch; afterwards `state` points at the next epoch's start."""
+        start = DataState.from_dict(self.state.to_dict())  # workers get a frozen copy
+        dataset = TrainDataset(self.spec, start, self.per_worker)
+        for batch in _loader(dataset, self.spec.num_workers):
+            logical, emitted = batch.pop("data_pos")
+            self._counters[logical] = batch.pop("counters")
+            self.state.emitted[logical] = emitted
+            self.state.batches += 1
+            yield batch
+        self.state = DataState(epoch=self.state.epoch + 1, emitted=[0] * self.workers)
+
+    def counters(self) -> dict[str, int]:
+        """Samples read, skipped by reason, shards opened: summed over this rank's workers."""
+        total: Counter[str] = Counter()
+        for counts in self._counters.values():
+            total.update(counts)
+        return dict(total)
+
+
+def eval_batches(spec: StreamSpec) -> Iterator[dict[str, Any]]:
+    """Every sample of the eval shards exactly once across ranks; `counters` ride on each batch."""
+    check_enough_shards(spec.shards, spec.dist, spec.num_workers)
+    return iter(_loader(EvalDataset(spec), spec.num_workers))

@@ -1,0 +1,88 @@
+"""Tokenizers from local folders only, and training a WordPiece one on the shards' captions."""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from tokenizers import (
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from avtpretrain.contract import format as fmt
+from avtpretrain.reader.shards import resolve_shards
+
+SPECIAL = {
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+    "cls_token": "[CLS]",
+    "sep_token": "[SEP]",
+    "mask_token": "[MASK]",
+}
+
+
+def load_tokenizer(path: str | None):
+    """A Hugging Face tokenizer from a local folder; hub ids are never resolved."""
+    if not path or not Path(path).is_dir():
+        raise ValueError(
+            f"data.tokenizer: {path!r} is not a tokenizer folder; make one with "
+            "tools/train_tokenizer.py --shards <train shards> --out <folder>"
+        )
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def shard_captions(specs: list[str]) -> Iterator[str]:
+    """Every caption line of every sample in the shards (read with the stdlib tar reader)."""
+    for url in resolve_shards(specs).urls:
+        with tarfile.open(url) as tar:
+            for info in tar:
+                split = fmt.split_member(info.name) if info.isfile() else None
+                if split and split[1] == fmt.TEXT_EXT:
+                    yield from tar.extractfile(info).read().decode("utf-8").splitlines()
+
+
+def train_wordpiece(captions: Iterable[str], vocab_size: int, out_dir: str | Path) -> Path:
+    """Train a lower-cased BERT-style WordPiece tokenizer and save it as a transformers folder."""
+    tok = Tokenizer(models.WordPiece(unk_token=SPECIAL["unk_token"]))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=list(SPECIAL.values()), show_progress=False
+    )
+    tok.train_from_iterator(captions, trainer=trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL)
+    out = Path(out_dir)
+    wrapped.save_pretrained(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="train_tokenizer.py", description=__doc__.split("\n")[0])
+    p.add_argument("--shards", nargs="+", required=True, help="shard folders or patterns")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--vocab_size", type=int, default=8000)
+    args = p.parse_args(argv)
+    captions = list(shard_captions(args.shards))
+    if not captions:
+        p.exit(2, f"train_tokenizer.py: no captions in {' '.join(args.shards)}\n")
+    out = train_wordpiece(captions, args.vocab_size, args.out)
+    size = len(load_tokenizer(str(out)))
+    print(f"trained on {len(captions)} captions: {size} tokens, saved to {out}")
+    return 0

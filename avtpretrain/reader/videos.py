@@ -1,0 +1,77 @@
+"""Random access to videos by id, from a folder of files or from make_shards output.
+
+Finetuning reads annotation rows in any order, so it needs the video of one id at a time.
+webdataset 1.0.2 only streams tars, so shards are indexed once from their tar headers (names,
+offsets, sizes; no payload is read) and a video is one seek + read after that.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from avtpretrain.contract import format as fmt
+from avtpretrain.reader.annotations import AnnotationError, video_key
+from avtpretrain.reader.shards import resolve_shards
+
+
+@dataclass(frozen=True)
+class _Member:
+    path: str
+    offset: int
+    size: int
+
+
+class VideoIndex:
+    """video_key → bytes; built from a folder (`<id>.<ext>`) or from shards (`<key>.mp4`)."""
+
+    def __init__(self, where: dict[str, Path | _Member], source: str) -> None:
+        self._where = where
+        self.source = source
+
+    @classmethod
+    def from_folder(cls, root: str | Path) -> VideoIndex:
+        root = Path(root)
+        if not root.is_dir():
+            raise AnnotationError(f"downstream.video_root: {root} is not a folder")
+        where: dict[str, Path | _Member] = {}
+        for path in sorted(root.iterdir()):
+            if path.suffix.lstrip(".").lower() in fmt.VIDEO_EXTS and path.is_file():
+                where.setdefault(video_key(path.name), path)
+        return cls(where, str(root))
+
+    @classmethod
+    def from_shards(cls, specs: list[str]) -> VideoIndex:
+        shards = resolve_shards(specs)
+        where: dict[str, Path | _Member] = {}
+        for url in shards.urls:
+            with tarfile.open(url) as tar:
+                for info in tar:
+                    parts = fmt.split_member(info.name)
+                    if info.isfile() and parts and parts[1] in fmt.VIDEO_EXTS:
+                        where.setdefault(parts[0], _Member(url, info.offset_data, info.size))
+        return cls(where, shards.describe())
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._where
+
+    def read(self, key: str) -> bytes:
+        found = self._where[key]
+        if isinstance(found, Path):
+            return found.read_bytes()
+        with Path(found.path).open("rb") as f:
+            f.seek(found.offset)
+            return f.read(found.size)
+
+    def require(self, keys: list[str], what: str) -> None:
+        """Fail before training if an annotation names a video that is not there."""
+        missing = sorted({k for k in keys if k not in self._where})
+        if missing:
+            raise AnnotationError(
+                f"{what}: {len(missing)} video id(s) not found in {self.source} "
+                f"(first: {missing[0]!r}; ids match file names or shard keys without extension)"
+            )

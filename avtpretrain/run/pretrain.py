@@ -1,0 +1,55 @@
+"""Pretraining wired together: data stream, task, zero-shot validation, the shared trainer."""
+
+from __future__ import annotations
+
+from avtpretrain.config import RecipeConfig
+from avtpretrain.engine.loop import Where
+from avtpretrain.engine.session import build_same_everywhere, start
+from avtpretrain.eval.loops.zero_shot import zero_shot_retrieval
+from avtpretrain.reader.loaders import stream_spec, train_stream
+from avtpretrain.reader.stream import eval_batches
+from avtpretrain.reader.tokenizer import load_tokenizer
+from avtpretrain.run.gathers import RANK_GATHERS
+from avtpretrain.run.trainer import finish, fit
+from avtpretrain.tasks.pretrain import PretrainTask
+
+
+def run_pretraining(cfg: RecipeConfig, ds_path: str) -> int:
+    ctx = start(cfg, ds_path)
+    info, settings = ctx.info, ctx.settings
+    tokenizer = load_tokenizer(cfg.data.tokenizer)
+    task = build_same_everywhere(
+        cfg.run,
+        info,
+        lambda: PretrainTask(cfg.model, cfg.objectives, len(tokenizer), RANK_GATHERS),
+    )
+    stream = train_stream(
+        cfg.model,
+        cfg.data,
+        batch_size=settings.micro_batch,
+        dist=info,
+        seed=cfg.run.seed,
+        max_samples=cfg.run.max_train_samples,
+    )
+    evaluate = None
+    if cfg.data.val_shards:
+        # Built once: every evaluation reads the same shards with the same tokenizer.
+        spec = stream_spec(
+            cfg.model,
+            cfg.data,
+            train=False,
+            batch_size=settings.micro_batch,
+            dist=info,
+            seed=cfg.run.seed,
+        )
+
+        where = Where(ctx.device, settings.dtype, info.world_size)
+
+        def evaluate(task: PretrainTask) -> dict[str, float]:
+            return zero_shot_retrieval(task, eval_batches(spec), where, info)
+
+    trained = fit(cfg, ctx, task, stream, evaluate)
+    state = trained.state
+    if evaluate is not None and (cfg.run.eval_steps == 0 or state.step % cfg.run.eval_steps):
+        trained.logger.log(state.step, evaluate(trained.engine.module))
+    return finish(trained, trained.summary(cfg.run.output_dir))

@@ -1,0 +1,1 @@
+"""Offline: manifest → transcode → build one sample → crash-safe shard writer → make_shards CLI."""
