@@ -23,10 +23,12 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from avtpretrain.config import ObjectivesConfig, load_model_config
+from avtpretrain.config import DataConfig, ModelConfig, ObjectivesConfig, load_model_config
+from avtpretrain.contract.batch import Batch
 from avtpretrain.engine.distributed import free_port
 from avtpretrain.io import atomic_write_text
 from avtpretrain.reader.synthetic import synthetic_batch
+from avtpretrain.run.gathers import RANK_GATHERS
 from avtpretrain.tasks.pretrain import PretrainTask
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,8 +37,17 @@ VOCAB = 1000
 THREADS = max(1, (os.cpu_count() or 2) // 2)  # two ranks share this machine in part 2
 
 
-def make_batch(cfg, n: int) -> dict:
-    return synthetic_batch(cfg, n, vocab_size=VOCAB)
+def make_batch(cfg: ModelConfig, n: int) -> Batch:
+    # Full-length captions and the recipe's default mask ratios: the work a real step does.
+    data = DataConfig()
+    return synthetic_batch(
+        cfg,
+        n,
+        vocab_size=VOCAB,
+        padded=False,
+        video_ratio=data.video_mask_ratio,
+        audio_ratio=data.audio_mask_ratio,
+    )
 
 
 def ds_config(stage: int, micro: int) -> dict:
@@ -52,7 +63,7 @@ def ds_config(stage: int, micro: int) -> dict:
 def build(model: str):
     torch.manual_seed(0)
     cfg = load_model_config(model, REPO / "pretrain" / "x.yaml")
-    task = PretrainTask(cfg, ObjectivesConfig(), VOCAB)
+    task = PretrainTask(cfg, ObjectivesConfig(), VOCAB, RANK_GATHERS)
     return cfg, task, torch.optim.AdamW(task.parameters(), lr=1e-4)
 
 

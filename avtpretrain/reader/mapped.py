@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from avtpretrain.contract.batch import Batch
 from avtpretrain.dist import DistInfo
 from avtpretrain.reader.samples import DecodeError
 from avtpretrain.reader.stream import DataState, make_seed
@@ -74,7 +75,7 @@ def _loader(items: Items, batches, collate, workers: int, persistent: bool = Fal
         num_workers=workers,
         collate_fn=CollateItems(collate),
         persistent_workers=persistent and workers > 0,
-        generator=torch.Generator(),  # never draw from the global RNG (see data.stream)
+        generator=torch.Generator(),  # never draw from the global RNG (see reader.stream)
     )
 
 
@@ -129,7 +130,7 @@ class MapStream:
         b = self.batch_size
         return [[(epoch, i) for i in mine[k : k + b]] for k in range(0, len(mine), b)]
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Batch]:
         epoch = self.state.epoch
         self._schedule.batches = self._batches(epoch)[self.state.batches :]
         for batch in self._loader:

@@ -22,6 +22,7 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from avtpretrain.contract.batch import Batch
 from avtpretrain.dist import DistInfo
 from avtpretrain.reader.samples import Collator, DecodeError, SampleDecoder
 from avtpretrain.reader.shards import ShardSet
@@ -117,7 +118,7 @@ class TrainDataset(IterableDataset):
         super().__init__()
         self.spec, self.state, self.per_worker = spec, state, batches_per_worker
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Batch]:
         spec, state = self.spec, self.state
         physical, workers = _worker()
         # Batch j of the epoch always comes from logical worker j % workers; after a resume at
@@ -156,7 +157,7 @@ class EvalDataset(IterableDataset):
         super().__init__()
         self.spec = spec
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Batch]:
         spec = self.spec
         worker, workers = _worker()
         mine = spec.shards.urls[spec.dist.rank :: spec.dist.world_size][worker::workers]
@@ -231,7 +232,7 @@ class TrainStream:
         """Batches left in the current epoch."""
         return self.batches_per_epoch - self.state.batches
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Batch]:
         """The rest of the current epoch; afterwards `state` points at the next epoch's start."""
         start = DataState.from_dict(self.state.to_dict())  # workers get a frozen copy
         dataset = TrainDataset(self.spec, start, self.per_worker)

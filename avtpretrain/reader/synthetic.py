@@ -23,14 +23,18 @@ def synthetic_batch(
     seed: int = 0,
     video_present: torch.Tensor | None = None,
     audio_present: torch.Tensor | None = None,
+    video_ratio: float = 0.75,
+    audio_ratio: float = 0.3,
+    padded: bool = True,
 ) -> Batch:
     """n samples whose captions name their clip: each clip has its own brightness and word 1 of
     its caption says which, as real captions name what is on screen (without a relation between
-    text and video, matching could only memorise arbitrary pairs)."""
+    text and video, matching could only memorise arbitrary pairs). `padded`: the second half of
+    every caption is padding; the mask ratios are those of the masked-modelling objectives."""
     g = torch.Generator().manual_seed(seed)
     v, a = cfg.video, cfg.audio
     order = torch.randperm(n, generator=g)
-    ids, attention = _captions(cfg.text.max_length, n, vocab_size, g)
+    ids, attention = _captions(cfg.text.max_length, n, vocab_size, g, padded)
     ids[:, 1] = FIRST_WORD + order % (vocab_size - FIRST_WORD)
     shape = (n, v.num_frames, 3, v.image_size, v.image_size)
     brightness = (order * (220 // n) + 10).clamp(max=255).to(torch.uint8)
@@ -49,16 +53,19 @@ def synthetic_batch(
         "audio_present": every.clone() if audio_present is None else audio_present,
         "mlm_input_ids": mlm_ids,
         "mlm_labels": mlm_labels,
-        "video_mask": tube_mask(n, v.grid[0], v.patches_per_frame, 0.75, g),
-        "audio_mask": random_patch_mask(n, a.num_patches, 0.3, g),
+        "video_mask": tube_mask(n, v.grid[0], v.patches_per_frame, video_ratio, g),
+        "audio_mask": random_patch_mask(n, a.num_patches, audio_ratio, g),
     }
 
 
-def _captions(length: int, n: int, vocab_size: int, g: torch.Generator):
-    """Random ids, [CLS] first, the second half padding."""
+def _captions(
+    length: int, n: int, vocab_size: int, g: torch.Generator, padded: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ids, [CLS] first, the second half padding when `padded`."""
     ids = torch.randint(FIRST_WORD, vocab_size, (n, length), generator=g)
     attention = torch.ones(n, length, dtype=torch.long)
-    attention[:, length // 2 :] = 0
+    if padded:
+        attention[:, length // 2 :] = 0
     ids[:, 0] = CLS
     ids[attention == 0] = PAD
     return ids, attention

@@ -11,7 +11,9 @@ from avtpretrain.writer.build import BuildSettings
 from avtpretrain.writer.manifest import FORMATS
 from avtpretrain.writer.transcode import AudioSettings, VideoSettings
 
-DESCRIPTION = "raw (audio, text, video) triples → WebDataset shards, in parallel"
+DESCRIPTION = (
+    "`tools/make_shards.py`: raw (audio, text, video) triples → WebDataset shards, in parallel."
+)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
