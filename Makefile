@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DATA ?= data/demo
 DEMO_RUN ?= runs/demo
 DEMO_SHARDS ?= shards/demo
+# One seed draws the demo clips and seeds every training run: the same seed gives the same numbers.
+DEMO_SEED ?= 0
 
 .PHONY: setup demo test lint clean-demo
 
@@ -30,7 +32,7 @@ SHARD_DEMO = $(PY) tools/make_shards.py --video_root $(DEMO_DATA)/videos \
 	--audio_root $(DEMO_DATA)/audio --text_root $(DEMO_DATA)/text --short_side 64 --workers 2 --overwrite
 
 demo: $(STAMP)
-	$(PY) tools/make_demo_data.py --out $(DEMO_DATA) --num_clips 240 --seed 0
+	$(PY) tools/make_demo_data.py --out $(DEMO_DATA) --num_clips 480 --seed $(DEMO_SEED)
 	$(SHARD_DEMO) --manifest $(DEMO_DATA)/train.csv --output_dir $(DEMO_SHARDS)/train --samples_per_shard 16
 	$(SHARD_DEMO) --manifest $(DEMO_DATA)/validation.csv --output_dir $(DEMO_SHARDS)/val --samples_per_shard 8
 	$(SHARD_DEMO) --manifest $(DEMO_DATA)/test.csv --output_dir $(DEMO_SHARDS)/test --samples_per_shard 8
@@ -38,13 +40,15 @@ demo: $(STAMP)
 	$(PY) tools/train_tokenizer.py --shards $(DEMO_SHARDS)/train --out $(DEMO_RUN)/tokenizer --vocab_size 1000
 	# fp32 engine config on a CPU: bf16 matrix maths is several times slower than fp32 there.
 	$(PY) launch/pretrain.py --config pretrain/demo.yaml --deepspeed ds_configs/zero2_fp32.json \
-		--overwrite_output_dir
+		--overwrite_output_dir --seed $(DEMO_SEED)
 	$(PY) tools/export_checkpoint.py $(DEMO_RUN)/pretrain --out $(DEMO_RUN)/pretrain/export
 	$(PY) launch/finetune_retrieval.py --config finetune/demo_ret.yaml \
-		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir
+		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir --seed $(DEMO_SEED)
 	$(PY) launch/finetune_qa.py --config finetune/demo_qa.yaml \
-		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir
+		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir --seed $(DEMO_SEED)
 	@echo "demo data: $(DEMO_DATA)  shards: $(DEMO_SHARDS)/{train,val,test}  pretraining: $(DEMO_RUN)/pretrain  finetuning: $(DEMO_RUN)/{retrieval,qa}"
+	$(PY) tools/plot_summary.py $(DEMO_RUN)/pretrain/log.jsonl --retrieval $(DEMO_RUN)/retrieval/eval/val \
+		--qa $(DEMO_RUN)/qa/eval/val --out $(DEMO_RUN)/summary.png
 	# The demo's acceptance: t2v R@1 >= 5x chance, QA accuracy >= 2x the majority answer.
 	$(PY) tools/show_results.py $(DEMO_RUN)/retrieval/eval/val $(DEMO_RUN)/qa/eval/val --min_ratio 5 2
 

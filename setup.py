@@ -21,6 +21,7 @@ INSTALL_REQUIRES = [
     "pyyaml>=6.0",
     "tensorboard>=2.15",
     "tqdm>=4.60",
+    "matplotlib>=3.7",
     "numpy>=1.24",
 ]
 

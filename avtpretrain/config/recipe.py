@@ -121,6 +121,9 @@ class RunConfig:
     seed: int = 42
     # "auto" takes CUDA when present; precision comes from the DeepSpeed JSON, not from here.
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Deterministic kernels (torch.use_deterministic_algorithms): the same command and seed on the
+    # same machine give the same numbers bit for bit; costs some speed on a GPU.
+    deterministic: bool = False
     max_steps: int = -1
     num_train_epochs: float = 1.0
     max_train_samples: int | None = None

@@ -15,6 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from avtpretrain.io import atomic_write_bytes
+from avtpretrain.writer.transcode import X264_REPRODUCIBLE
 
 
 def encode_video(
@@ -38,7 +39,8 @@ def encode_video(
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt
         stream.thread_count = 1
-        stream.codec_context.options = {"threads": "1", **(options or {})}
+        reproducible = {"x264-params": X264_REPRODUCIBLE} if codec == "libx264" else {}
+        stream.codec_context.options = {"threads": "1", **reproducible, **(options or {})}
         astream = None
         if audio is not None:
             astream = container.add_stream(audio_codec, rate=sample_rate)

@@ -1,6 +1,7 @@
 """Pixels and samples for a demo clip: pure numpy, deterministic for a (spec, seed) pair.
 
-Video: the shape crosses the frame in its direction, a long way when quick, a short way when slow.
+Video: the shape (half the frame across) crosses the whole frame in its direction when quick,
+and a third of it when slow: large enough for the tiny model to see both direction and speed.
 Audio: pitch follows the colour, beep rate the speed, timbre the shape, and a pitch glide (up/down)
 or a loudness ramp (right/left) the direction, so audio alone can answer every question.
 """
@@ -19,7 +20,7 @@ RGB = {
 }
 PITCH_HZ = {"red": 330.0, "green": 494.0, "blue": 740.0, "yellow": 1109.0}
 BEEPS_PER_S = {"slowly": 2.0, "quickly": 6.0}
-TRAVEL = {"slowly": 0.25, "quickly": 0.7}
+TRAVEL = {"slowly": 0.3, "quickly": 1.0}
 _STEP = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 
 
@@ -42,7 +43,7 @@ def render_frames(spec: ClipSpec, num_frames: int, size: int, seed: int) -> np.n
     travel = TRAVEL[spec.speed]
     start = 0.5 - sx * travel / 2 if sx else spec.offset
     start_y = 0.5 - sy * travel / 2 if sy else spec.offset
-    radius = size * 0.14
+    radius = size * 0.25
     background = rng.integers(20, 45, size=(size, size, 1), dtype=np.uint8)
     frames = np.repeat(background[None], num_frames, axis=0).repeat(3, axis=3)
     color = np.array(RGB[spec.color], dtype=np.uint8)

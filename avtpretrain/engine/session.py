@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from collections.abc import Callable
@@ -42,6 +43,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def make_deterministic() -> None:
+    """Kernels that give the same bits every run (e.g. accumulating index backward on the CPU
+    was seen to differ in the last bit between two runs of the same command)."""
+    # cuBLAS reads this when it starts; it must be set before the first CUDA matmul.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    # Determinism does not need torch.empty to fill memory with NaN (its default then): that
+    # made a CPU run of the demo 3x slower.
+    torch.utils.deterministic.fill_uninitialized_memory = False
+
+
 def prepare_output_dir(cfg: AnyRecipe, is_main: bool) -> None:
     """--overwrite_output_dir: drop earlier checkpoints and logs; then save the resolved config."""
     out = Path(cfg.run.output_dir)
@@ -59,6 +71,8 @@ def prepare_output_dir(cfg: AnyRecipe, is_main: bool) -> None:
 def start(cfg: AnyRecipe, ds_path: str, prepare: bool = True) -> Context:
     """Read the engine settings, join the process group, seed, prepare the output folder."""
     settings = read_ds_config(ds_path)
+    if cfg.run.deterministic:
+        make_deterministic()
     info, device = init_distributed(cfg.run.device)
     seed_everything(cfg.run.seed + info.rank)
     if prepare:

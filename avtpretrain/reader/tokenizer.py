@@ -1,8 +1,9 @@
-"""Tokenizers from local folders only, and training a WordPiece one on the shards' captions."""
+"""Tokenizers from local folders only, and a WordPiece one made from the shards' captions."""
 
 from __future__ import annotations
 
 import tarfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from tokenizers import (
     normalizers,
     pre_tokenizers,
     processors,
-    trainers,
 )
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
@@ -49,21 +49,38 @@ def shard_captions(specs: list[str]) -> Iterator[str]:
                     yield from tar.extractfile(info).read().decode("utf-8").splitlines()
 
 
+def wordpiece_vocab(captions: Iterable[str], vocab_size: int, tok: Tokenizer) -> dict[str, int]:
+    """Special tokens, every character (alone and as a `##` continuation), then whole words by
+    frequency, ties by spelling: the same captions always give the same vocabulary.
+
+    (tokenizers' WordPieceTrainer breaks ties between equally frequent pieces in hash order, so
+    two trainings on the same captions were seen to give different vocabularies and ids.)
+    """
+    counts: Counter[str] = Counter()
+    for caption in captions:
+        text = tok.normalizer.normalize_str(caption)
+        counts.update(word for word, _ in tok.pre_tokenizer.pre_tokenize_str(text))
+    chars = sorted({c for word in counts for c in word})
+    pieces = [*SPECIAL.values(), *chars, *(f"##{c}" for c in chars)]
+    known = set(pieces)
+    words = sorted((w for w in counts if w not in known), key=lambda w: (-counts[w], w))
+    pieces += words[: max(0, vocab_size - len(pieces))]
+    return {piece: i for i, piece in enumerate(pieces)}
+
+
 def train_wordpiece(captions: Iterable[str], vocab_size: int, out_dir: str | Path) -> Path:
-    """Train a lower-cased BERT-style WordPiece tokenizer and save it as a transformers folder."""
+    """A lower-cased BERT-style WordPiece tokenizer over the captions, saved as a transformers
+    folder. Words outside the vocabulary fall back to characters, never to [UNK]."""
     tok = Tokenizer(models.WordPiece(unk_token=SPECIAL["unk_token"]))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    vocab = wordpiece_vocab(captions, vocab_size, tok)
+    tok.model = models.WordPiece(vocab, unk_token=SPECIAL["unk_token"])
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIAL.values()), show_progress=False
-    )
-    tok.train_from_iterator(captions, trainer=trainer)
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
     )
     wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL)
     out = Path(out_dir)

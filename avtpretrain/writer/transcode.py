@@ -124,10 +124,6 @@ def transcode_video(path: Path, settings: VideoSettings) -> tuple[bytes, dict[st
                 format="yuv420p",
                 interpolation=settings.interpolation,
             )
-            # A fresh, tightly packed copy: the decoder's frame (which reformat returns as is
-            # when nothing changes) has uninitialised row padding, and x264's output was seen
-            # to depend on it, so one clip could encode to different bytes in two runs.
-            image = av.VideoFrame.from_ndarray(image.to_ndarray(), format="yuv420p")
             image.pts, image.time_base = slot, 1 / out_fps
             out.mux(ostream.encode(image))
             count += 1
@@ -146,6 +142,12 @@ def transcode_video(path: Path, settings: VideoSettings) -> tuple[bytes, dict[st
     return buf.getvalue(), meta
 
 
+# x264's MB-tree rate control was seen to encode the same small frames to different bytes from one
+# call to the next in a process (it reads lookahead memory it has not written); without it every
+# encode is byte-reproducible, which the resumable, byte-identical shards rely on.
+X264_REPRODUCIBLE = "mbtree=0"
+
+
 def _h264_stream(out: Any, fps: Fraction, width: int, height: int, settings: VideoSettings):
     stream = out.add_stream("libx264", rate=fps)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -154,7 +156,11 @@ def _h264_stream(out: Any, fps: Fraction, width: int, height: int, settings: Vid
     # no B-frames spares the decoder frame reordering (measured: ~6% faster, same size).
     stream.codec_context.gop_size = max(1, round(float(fps)))
     stream.codec_context.max_b_frames = 0
-    options = {"crf": str(settings.crf), "preset": settings.preset}
+    options = {
+        "crf": str(settings.crf),
+        "preset": settings.preset,
+        "x264-params": X264_REPRODUCIBLE,
+    }
     if settings.tune:
         options["tune"] = settings.tune
     stream.codec_context.options = options

@@ -25,7 +25,7 @@ def project(tmp_path: Path) -> Path:
 def test_recipe_inlines_named_model(project: Path) -> None:
     cfg = load_recipe(project / "pretrain/demo.yaml")
     assert cfg.model.text.family == "bert"
-    assert cfg.model.video.num_frames == 8
+    assert cfg.model.video.num_frames == 4
     assert cfg.optim.learning_rate == pytest.approx(1e-3)
     assert cfg.data.train_shards == ["shards/demo/train"]
 
@@ -70,7 +70,7 @@ def test_bad_values_fail_with_key_path(project: Path, old: str, new: str, patter
 
 def test_invariants_checked_across_fields(project: Path) -> None:
     model = project / "model_configs/tiny.yaml"
-    write(model, model.read_text().replace("num_frames: 8", "num_frames: 7"))
+    write(model, model.read_text().replace("num_frames: 4", "num_frames: 3"))
     with pytest.raises(ConfigError, match=r"video\.num_frames: must be a positive multiple of"):
         load_recipe(project / "pretrain/demo.yaml")
 

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ from transformers import AutoModel
 from avtpretrain.config import load_recipe
 from avtpretrain.config.model import MODALITIES
 from avtpretrain.models.model import AVTModel
-from tests.run.conftest import REPO, losses, run_pretrain
+from tests.run.conftest import REPO, STEPS, losses, pretrain_cmd, read_log, run_pretrain
 
 
 def test_zero_stages_give_the_same_fp32_loss_trajectory(fp32_runs) -> None:
@@ -93,3 +94,24 @@ def test_fp16_logs_loss_scale_and_skipped_steps(corpus, tmp_path) -> None:
     run_pretrain(corpus, tmp_path, "zero2_fp16", "--max_steps", "3", "--save_steps", "100")
     tags, _ = scalar_tags(tmp_path)
     assert {"train/loss_scale", "train/skipped_steps"} <= tags
+
+
+def test_same_seed_same_numbers_with_deterministic_kernels(corpus, tmp_path) -> None:
+    """Every logged number of two runs agrees bit for bit, with the machine's own thread count
+    (the other tests pin one thread, which hides summation-order differences)."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"} | {
+        "DS_ACCELERATOR": "cpu"
+    }
+    logs = []
+    for name in ("a", "b"):
+        cmd = pretrain_cmd(
+            corpus, tmp_path / name, "zero2_fp32", *STEPS, "--set", "run.deterministic=true"
+        )
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        numbers = [
+            {k: v for k, v in r.items() if k.startswith(("train/", "val/"))}
+            for r in read_log(tmp_path / name)
+        ]
+        logs.append([n for n in numbers if n])
+    assert logs[0] and logs[0] == logs[1]
