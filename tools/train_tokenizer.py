@@ -1,4 +1,4 @@
-"""Train a WordPiece tokenizer on shard captions; see avtpretrain.reader.tokenizer."""
+"""Make a WordPiece tokenizer from shard captions; see avtpretrain.reader.tokenizer."""
 
 import sys
 

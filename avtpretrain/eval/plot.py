@@ -19,12 +19,25 @@ RETRIEVAL_BARS = ("r1", "r5", "r10")
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
-    """The per-step records of a run's log.jsonl (its closing summary left out)."""
+    """The per-step records of a run's log.jsonl, in step order; a resumed run appends steps it
+    had already logged, and the later record of a step wins (summaries are left out)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:
         raise SystemExit(f"plot_summary.py: {path}: cannot read the training log ({err})") from None
-    return [r for r in map(json.loads, lines) if "step" in r]
+    by_step: dict[tuple[int, bool], dict[str, Any]] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise SystemExit(f"plot_summary.py: {path}:{number}: not JSON ({err.msg})") from None
+        if "step" in record:
+            # Training and evaluation records of one step are separate lines: keep both kinds.
+            is_eval = not any(k.startswith("train/") for k in record)
+            by_step[(record["step"], is_eval)] = record
+    return [by_step[key] for key in sorted(by_step)]
 
 
 def series(log: list[dict], key: str) -> tuple[list[int], list[float]]:

@@ -60,8 +60,15 @@ def wordpiece_vocab(captions: Iterable[str], vocab_size: int, tok: Tokenizer) ->
     for caption in captions:
         text = tok.normalizer.normalize_str(caption)
         counts.update(word for word, _ in tok.pre_tokenizer.pre_tokenize_str(text))
+    if not counts:
+        raise ValueError("no words in the captions: nothing to build a vocabulary from")
     chars = sorted({c for word in counts for c in word})
     pieces = [*SPECIAL.values(), *chars, *(f"##{c}" for c in chars)]
+    if vocab_size < len(pieces):
+        raise ValueError(
+            f"vocab_size {vocab_size} is below the {len(pieces)} special tokens and characters "
+            "these captions need"
+        )
     known = set(pieces)
     words = sorted((w for w in counts if w not in known), key=lambda w: (-counts[w], w))
     pieces += words[: max(0, vocab_size - len(pieces))]
@@ -70,7 +77,8 @@ def wordpiece_vocab(captions: Iterable[str], vocab_size: int, tok: Tokenizer) ->
 
 def train_wordpiece(captions: Iterable[str], vocab_size: int, out_dir: str | Path) -> Path:
     """A lower-cased BERT-style WordPiece tokenizer over the captions, saved as a transformers
-    folder. Words outside the vocabulary fall back to characters, never to [UNK]."""
+    folder. Words outside the vocabulary are spelled in characters; a word with a character the
+    captions never had becomes [UNK]."""
     tok = Tokenizer(models.WordPiece(unk_token=SPECIAL["unk_token"]))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -99,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     captions = list(shard_captions(args.shards))
     if not captions:
         p.exit(2, f"train_tokenizer.py: no captions in {' '.join(args.shards)}\n")
-    out = train_wordpiece(captions, args.vocab_size, args.out)
+    try:
+        out = train_wordpiece(captions, args.vocab_size, args.out)
+    except ValueError as err:
+        p.exit(2, f"train_tokenizer.py: --vocab_size / captions: {err}\n")
     size = len(load_tokenizer(str(out)))
-    print(f"trained on {len(captions)} captions: {size} tokens, saved to {out}")
+    print(f"made from {len(captions)} captions: {size} tokens, saved to {out}")
     return 0

@@ -69,3 +69,30 @@ def test_log_reading_skips_the_summary_and_missing_keys(tmp_path: Path) -> None:
 def test_an_unreadable_log_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="cannot read the training log"):
         read_log(tmp_path / "missing.jsonl")
+
+
+def test_a_resumed_log_keeps_the_later_record_of_a_step(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    rows = [
+        {"step": 1, "train/loss": 3.0},
+        {"step": 2, "train/loss": 2.0},
+        {"step": 2, "val/text2video_r1": 9.0},
+        {"step": 2, "train/loss": 2.5},
+        {"step": 3, "train/loss": 1.0},
+    ]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n")
+    assert series(read_log(log), "train/loss") == ([1, 2, 3], [3.0, 2.5, 1.0])
+    assert series(read_log(log), "val/text2video_r1") == ([2], [9.0])
+    log.write_text(log.read_text() + '{"step": 4, "train/lo')
+    with pytest.raises(SystemExit, match=r"log.jsonl:7: not JSON"):
+        read_log(log)
+
+
+def test_results_without_baselines_or_without_qa(tmp_path: Path) -> None:
+    log, ret, qa = write_run(tmp_path)
+    info = json.loads((qa / "info.json").read_text())
+    (qa / "info.json").write_text(json.dumps(info | {"baselines": None}))
+    for extra in (["--qa", str(qa)], ["--retrieval", str(ret)]):
+        out = tmp_path / f"{len(extra[0])}.png"
+        assert main([str(log), *extra, "--out", str(out)]) == 0
+        assert out.read_bytes()[:4] == b"\x89PNG"

@@ -66,11 +66,11 @@ def test_max_samples_caps_an_epoch(corpus) -> None:
 
 def test_batches_have_model_shapes_and_presence(corpus) -> None:
     batch = next(iter(stream(corpus, world=1, workers=0)))
-    assert batch["video"].shape == (2, 8, 3, 64, 64)
+    assert batch["video"].shape == (2, 4, 3, 64, 64)
     assert batch["audio"].shape == (2, 192, 64)
     assert batch["input_ids"].shape == (2, 32) and batch["mlm_labels"].shape == (2, 32)
     assert batch["video_present"].all() and batch["audio_present"].all()
-    assert batch["video_mask"].shape == (2, 4 * 16) and batch["audio_mask"].shape == (2, 4 * 12)
+    assert batch["video_mask"].shape == (2, 1 * 16) and batch["audio_mask"].shape == (2, 4 * 12)
 
 
 def flatten(batches: list[dict]) -> list:
@@ -177,7 +177,7 @@ def test_tokenizer_loads_from_its_folder_only(corpus, tmp_path: Path) -> None:
 def test_eval_clips_give_several_clips_per_video(corpus) -> None:
     cfg = config(corpus, "data.num_workers=0", "data.eval_clips=2")
     batch = next(eval_stream(cfg.model, cfg.data, batch_size=2, dist=DistInfo(), seed=0))
-    assert batch["video"].shape == (2, 2, 8, 3, 64, 64)
+    assert batch["video"].shape == (2, 2, 4, 3, 64, 64)
 
 
 def test_datasets_mix_by_weight(corpus, tmp_path: Path) -> None:
