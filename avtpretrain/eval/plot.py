@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from avtpretrain.eval.metrics import QA_TYPES
+from avtpretrain.eval.report import read_results
 from avtpretrain.io import atomic_write_bytes
 
 RETRIEVAL_BARS = ("r1", "r5", "r10")
@@ -67,17 +68,8 @@ def _bars(ax: Any, groups: list[str], rows: dict[str, list[float]], title: str) 
     ax.legend(fontsize=7)
 
 
-def _results(folder: Path) -> tuple[dict, dict]:
-    try:
-        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SystemExit(f"plot_summary.py: {folder}: cannot read results ({err})") from None
-    return results, info
-
-
 def _retrieval(ax: Any, folder: Path) -> None:
-    results, info = _results(folder)
+    results, info = read_results(folder, "plot_summary.py")
     model = [results["text2video"][k] for k in RETRIEVAL_BARS]
     chance = [info["chance"]["text2video"][k] for k in RETRIEVAL_BARS]
     title = f"text→video retrieval, {info['split']} ({info['queries']} queries)"
@@ -85,7 +77,7 @@ def _retrieval(ax: Any, folder: Path) -> None:
 
 
 def _qa(ax: Any, folder: Path) -> None:
-    results, info = _results(folder)
+    results, info = read_results(folder, "plot_summary.py")
     types = [t for t in QA_TYPES if results["ratios"][f"{t}_ratio"][1] > 0]
     keys = ["overall_acc", *(f"{t}_acc" for t in types)]
     rows = {"model": [results[k] for k in keys]}

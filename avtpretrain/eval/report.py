@@ -83,3 +83,13 @@ def write_results(
     atomic_write_text(out / "info.json", json.dumps(extras, indent=2) + "\n")
     atomic_write_text(out / rows_name, "".join(json.dumps(r) + "\n" for r in rows))
     return out / "results.json"
+
+
+def read_results(folder: Path, prog: str) -> tuple[dict, dict]:
+    """(results.json, info.json) of an eval/<split> folder; one line naming it when unreadable."""
+    try:
+        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SystemExit(f"{prog}: {folder}: cannot read results ({err})") from None
+    return results, info

@@ -7,19 +7,9 @@ chance, QA overall accuracy against the majority answer; exits 1 when one falls 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from avtpretrain.eval import report
-
-
-def _load(folder: Path) -> tuple[dict, dict]:
-    try:
-        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SystemExit(f"show_results.py: {folder}: cannot read results ({err})") from None
-    return results, info
 
 
 def headline(results: dict, info: dict) -> tuple[str, float, float]:
@@ -50,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--min_ratio: give one ratio, or one per folder")
     failed = 0
     for i, folder in enumerate(args.folders):
-        results, info = _load(folder)
+        results, info = report.read_results(folder, "show_results.py")
         if "text2video" in results:
             table = report.retrieval_table(results, info["chance"])
         else:
