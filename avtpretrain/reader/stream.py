@@ -207,12 +207,7 @@ class TrainStream:
         # Equal on every rank and a multiple of the workers, so each worker yields the same count.
         self.per_worker = max(1, per_rank // self.workers)
         self.batches_per_epoch = self.per_worker * self.workers
-        self.state = state or DataState(emitted=[0] * self.workers)
-        if len(self.state.emitted) != self.workers:
-            raise ValueError(
-                f"the saved data position is from a run with {len(self.state.emitted)} data "
-                f"workers; resume with data.num_workers={len(self.state.emitted)}"
-            )
+        self.state = self._checked(state or DataState(emitted=[0] * self.workers))
         self._counters: dict[int, dict[str, int]] = {}
 
     def state_dict(self) -> dict[str, Any]:
@@ -220,13 +215,15 @@ class TrainStream:
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Continue from a saved position (same data.num_workers as when it was saved)."""
-        state = DataState.from_dict(saved)
+        self.state = self._checked(DataState.from_dict(saved))
+
+    def _checked(self, state: DataState) -> DataState:
         if len(state.emitted) != self.workers:
             raise ValueError(
                 f"the saved data position is from a run with {len(state.emitted)} data workers; "
                 f"resume with data.num_workers={len(state.emitted)}"
             )
-        self.state = state
+        return state
 
     def __len__(self) -> int:
         """Batches left in the current epoch."""

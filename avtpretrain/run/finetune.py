@@ -6,7 +6,6 @@ from pathlib import Path
 
 from avtpretrain.config import FinetuneConfig
 from avtpretrain.engine.session import build_same_everywhere, start
-from avtpretrain.engine.session import finish as close_session
 from avtpretrain.engine.training import resume_path
 from avtpretrain.engine.weights import WeightsError, load_into
 from avtpretrain.run.downstream import SPLITS, for_task
@@ -63,5 +62,4 @@ def run_inference(
     out = Path(output_dir or cfg.run.output_dir) / "eval"
     for name in splits:
         down.report(task, name, out)
-    close_session()
-    return 0
+    return finish(None, {})
