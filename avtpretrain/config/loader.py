@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -46,6 +47,44 @@ def _type_name(tp: Any) -> str:
     return str(tp).replace("typing.", "")
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, first: int, second: int) -> None:
+        super().__init__(f"{key}: duplicate key on lines {first} and {second}")
+        self.key, self.first, self.second = key, first, second
+
+
+def _refuse_duplicates(node: yaml.Node, path: str, seen: set[int]) -> None:
+    """Walk the composed document, raising `_DuplicateKey` for a key repeated in one mapping."""
+    if id(node) in seen:  # an alias: its anchor was checked where it was defined
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicates(item, f"{path}[{i}]", seen)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    lines: dict[tuple[str, str], int] = {}
+    for key_node, value_node in node.value:
+        # `<<: *base` then an explicit key is how YAML overrides merged values: not a duplicate.
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            _refuse_duplicates(value_node, path, seen)
+            continue
+        key = f"{path}.{key_node.value}" if path else key_node.value
+        line = key_node.start_mark.line + 1
+        if (key_node.tag, key_node.value) in lines:
+            raise _DuplicateKey(key, lines[key_node.tag, key_node.value], line)
+        lines[key_node.tag, key_node.value] = line
+        _refuse_duplicates(value_node, key, seen)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses repeated keys: PyYAML itself silently keeps the last one."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_duplicates(node, "", set())
+        return super().construct_document(node)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping (an empty file is an empty mapping; any other top level is an error)."""
     path = Path(path)
@@ -54,7 +93,12 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"{path}: cannot read config file ({err.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
+    except _DuplicateKey as err:
+        raise ConfigError(
+            f"{path}: {err.key}: duplicate key on lines {err.first} and {err.second} "
+            "(YAML would keep only the last one)"
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -91,20 +135,28 @@ def _convert_scalar(value: Any, tp: type, at: _At) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        # YAML 1.1 reads `1e-4` (no dot) as a string; accept any string float() parses.
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+        return _convert_float(value, at)
     elif tp is str:
         if isinstance(value, str):
             return value
     else:
         raise ConfigError(f"{at}: unsupported field type {_type_name(tp)}")
     raise ConfigError(f"{at}: expected {tp.__name__}, got {value!r}")
+
+
+def _convert_float(value: Any, at: _At) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{at}: expected float, got {value!r}")
+    # YAML 1.1 reads `1e-4` (no dot) as a string; accept any string float() parses.
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{at}: expected float, got {value!r}") from None
+    # `.inf`, `nan`, "inf": every float field is a size, rate or weight; none means infinity,
+    # and a NaN learning rate or loss weight only shows up as a NaN loss many steps later.
+    if not math.isfinite(number):
+        raise ConfigError(f"{at}: expected a finite number, got {value!r}")
+    return number
 
 
 def _convert(value: Any, tp: Any, at: _At) -> Any:
@@ -117,7 +169,10 @@ def _convert(value: Any, tp: Any, at: _At) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        for arg in (a for a in args if a is not type(None)):
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:  # `X | None`: X's own error says more than "expected X | None"
+            return _convert(value, options[0], at)
+        for arg in options:
             try:
                 return _convert(value, arg, at)
             except ConfigError:
@@ -165,7 +220,8 @@ def _build(cls: type[T], data: Any, at: _At) -> T:
     try:
         return cls(**kwargs)
     except FieldError as err:
-        raise ConfigError(f"{at.child(err.field)}: {err.message}") from None
+        # An empty field is a check on the section as a whole (e.g. all its weights are 0).
+        raise ConfigError(f"{at.child(err.field) if err.field else at}: {err.message}") from None
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], source: str = "<config>", path: str = "") -> T:

@@ -56,6 +56,7 @@ class AudioTowerConfig(TowerConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check(self.patch_size > 0, "patch_size", f"must be > 0, got {self.patch_size}")
         for name in ("num_mel_bins", "target_frames"):
             value = getattr(self, name)
             check(
@@ -90,6 +91,8 @@ class VideoTowerConfig(TowerConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        for name in ("patch_size", "tubelet_size"):
+            check(getattr(self, name) > 0, name, f"must be > 0, got {getattr(self, name)}")
         check(
             self.image_size > 0 and self.image_size % self.patch_size == 0,
             "image_size",
@@ -131,12 +134,13 @@ class FusionConfig:
     gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("num_heads", "num_layers", "intermediate_size"):
+            check(getattr(self, name) > 0, name, f"must be > 0, got {getattr(self, name)}")
         check(
-            self.hidden_size > 0 and self.hidden_size % max(self.num_heads, 1) == 0,
+            self.hidden_size > 0 and self.hidden_size % self.num_heads == 0,
             "hidden_size",
             f"must be a positive multiple of num_heads={self.num_heads}, got {self.hidden_size}",
         )
-        check(self.num_layers > 0, "num_layers", f"must be > 0, got {self.num_layers}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,12 +40,23 @@ class DataConfig:
     mlm_probability: float = 0.3
     video_mask_ratio: float = 0.8
     audio_mask_ratio: float = 0.3
+    # A training stream stops with an error after this many unreadable samples or shards in a
+    # row: data that is all broken would otherwise be retried forever.
+    max_consecutive_skips: int = 1000
 
     def __post_init__(self) -> None:
         check(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
         check(self.shuffle_buffer >= 0, "shuffle_buffer", "must be >= 0")
         check(self.audio_std > 0, "audio_std", f"must be > 0, got {self.audio_std}")
-        check(self.frame_stride >= 1 and self.eval_clips >= 1, "eval_clips", "must be >= 1")
+        for name in ("frame_stride", "eval_clips"):
+            check(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        check(
+            self.waveform_seconds > 0,
+            "waveform_seconds",
+            f"must be > 0, got {self.waveform_seconds}",
+        )
+        for name in ("spec_freq_mask", "spec_time_mask"):
+            check(getattr(self, name) >= 0, name, f"must be >= 0, got {getattr(self, name)}")
         check(
             not self.train_weights or len(self.train_weights) == len(self.train_shards),
             "train_weights",
@@ -60,6 +71,10 @@ class DataConfig:
             )
         spe = self.samples_per_epoch
         check(spe is None or spe > 0, "samples_per_epoch", "must be null or > 0")
+        check(self.max_consecutive_skips > 0, "max_consecutive_skips", "must be > 0")
+
+
+LOSSES = ("contrastive", "matching", "mlm", "mvm", "mam")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,13 +90,19 @@ class ObjectivesConfig:
     mae_decoder_layers: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("contrastive", "matching", "mlm", "mvm", "mam"):
+        for name in LOSSES:
             check(getattr(self, name) >= 0, name, f"must be >= 0, got {getattr(self, name)}")
-        check(self.mae_decoder_dim > 0 and self.mae_decoder_layers > 0, "mae_decoder_dim", "> 0")
+        for name in ("mae_decoder_dim", "mae_decoder_layers"):
+            check(getattr(self, name) > 0, name, f"must be > 0, got {getattr(self, name)}")
+        # "" names the section: no single weight is wrong, the combination is.
+        check(
+            bool(self.active()),
+            "",
+            f"every loss weight ({', '.join(LOSSES)}) is 0: nothing to train; set at least one > 0",
+        )
 
     def active(self) -> dict[str, float]:
-        names = ("contrastive", "matching", "mlm", "mvm", "mam")
-        return {n: getattr(self, n) for n in names if getattr(self, n) > 0}
+        return {n: getattr(self, n) for n in LOSSES if getattr(self, n) > 0}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,8 +119,14 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         check(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
-        check(self.weight_decay >= 0, "weight_decay", "must be >= 0")
-        check(len(self.betas) == 2, "betas", f"expected two numbers, got {list(self.betas)}")
+        check(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
+        # Adam's moving averages: beta = 1 never forgets (and its bias correction divides by 0).
+        check(
+            len(self.betas) == 2 and all(0.0 <= b < 1.0 for b in self.betas),
+            "betas",
+            f"expected two numbers in [0, 1), got {list(self.betas)}",
+        )
+        check(self.eps > 0, "eps", f"must be > 0, got {self.eps}")
         check(
             0.0 <= self.warmup_ratio < 1.0,
             "warmup_ratio",
@@ -111,6 +138,9 @@ class OptimConfig:
         check(
             not unknown, "lr_scale", f"unknown towers {unknown}; expected some of {sorted(towers)}"
         )
+        # 0 is allowed: it freezes a tower (AdamW's decoupled decay is scaled by the lr too).
+        negative = ", ".join(f"{t}: {v}" for t, v in self.lr_scale.items() if v < 0)
+        check(not negative, "lr_scale", f"must be >= 0 for every tower, got {negative}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +161,9 @@ class RunConfig:
     save_steps: int = 500
     save_total_limit: int | None = 2
     eval_steps: int = 0
+    # Load checkpoint files that hold more than weights (arbitrary pickles can run code): only
+    # for files whose origin you trust.
+    trust_checkpoint: bool = False
 
     def __post_init__(self) -> None:
         check(bool(self.output_dir), "output_dir", "must not be empty")
@@ -139,6 +172,8 @@ class RunConfig:
         check(self.logging_steps > 0, "logging_steps", "must be > 0")
         check(self.save_steps > 0, "save_steps", "must be > 0")
         check(self.eval_steps >= 0, "eval_steps", "must be >= 0 (0 turns evaluation off)")
+        cap = self.max_train_samples
+        check(cap is None or cap > 0, "max_train_samples", f"must be null or > 0, got {cap}")
         limit = self.save_total_limit
         check(limit is None or limit > 0, "save_total_limit", "must be null or > 0")
 

@@ -27,16 +27,7 @@ VIDEO_EXTS = frozenset({"mp4", "avi", "mkv", "webm", "mov", "mpg", "mpeg", "m4v"
 REQUIRED_EXTS = frozenset({META_EXT, TEXT_EXT})
 
 _KEY_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def make_key(relative_path: str) -> str:
-    """A stable key from a source path relative to its root: `a/b.c.mp4` → `a_b_c`.
-
-    WebDataset splits a member name at the first dot of its basename, so a key must hold no dot
-    (or slash); everything outside [A-Za-z0-9_-] becomes `_`.
-    """
-    stem = relative_path.rsplit(".", 1)[0] if "." in Path(relative_path).name else relative_path
-    return sanitize_key(stem)
+_SHARD_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.tar")
 
 
 def sanitize_key(key: str) -> str:
@@ -65,6 +56,13 @@ def read_sizes(folder: Path) -> dict[str, int]:
         sizes = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: cannot read shard sizes ({err})") from None
-    if not isinstance(sizes, dict) or not all(isinstance(v, int) for v in sizes.values()):
+    if not isinstance(sizes, dict):
         raise ValueError(f"{path}: expected a mapping of shard file name to sample count")
+    for name, count in sizes.items():
+        # The names become paths and webdataset URLs: `pipe:cmd` or `../x` would run a command
+        # or read outside the folder.
+        if not _SHARD_FILE.fullmatch(name):
+            raise ValueError(f"{path}: {name!r} is not a plain shard file name (NAME.tar)")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"{path}: {name}: expected a sample count >= 0, got {count!r}")
     return sizes

@@ -9,14 +9,18 @@ import torch
 
 from avtpretrain.config import RecipeConfig, from_dict
 from avtpretrain.engine.checkpoint import latest_checkpoint
+from avtpretrain.engine.trust import UntrustedCheckpointError, safe_load, verify_folder
 from avtpretrain.models.export import export_model
 from avtpretrain.models.model import AVTModel
 
 TEXT_EMBEDDING = "text.hf.embeddings.word_embeddings.weight"
 
 
-def consolidated_state(checkpoint: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(full fp32 state dict of the trained module, our client state) for any ZeRO stage."""
+def consolidated_state(
+    checkpoint: Path, trust: bool = False
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """(full fp32 state dict of the trained module, our client state) for any ZeRO stage.
+    Every file is vetted first: DeepSpeed's ZeRO merge unpickles without `weights_only`."""
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
     # ZeRO-3 has every rank write its own model-states file; rank 0's holds our client state.
@@ -26,7 +30,8 @@ def consolidated_state(checkpoint: Path) -> tuple[dict[str, torch.Tensor], dict]
         raise FileNotFoundError(
             f"{checkpoint}: no DeepSpeed model states file ({' or '.join(names)})"
         )
-    saved = torch.load(model_file, map_location="cpu", weights_only=False)
+    verify_folder(checkpoint, trust)
+    saved = safe_load(model_file, map_location="cpu", trust=trust)
     stage = saved.get("ds_config", {}).get("zero_optimization", {}).get("stage", 0)
     if stage == 0:  # no optimizer partitions to merge: the module state is complete
         state = {k: v.float() for k, v in saved["module"].items()}
@@ -43,8 +48,8 @@ def consolidated_state(checkpoint: Path) -> tuple[dict[str, torch.Tensor], dict]
     return state, client
 
 
-def export_checkpoint(checkpoint: Path, out_dir: Path) -> dict[str, Path]:
-    state, client = consolidated_state(checkpoint)
+def export_checkpoint(checkpoint: Path, out_dir: Path, trust: bool = False) -> dict[str, Path]:
+    state, client = consolidated_state(checkpoint, trust)
     cfg = from_dict(RecipeConfig, client["config"], source=f"{checkpoint} (saved config)")
     model_state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
     model = AVTModel(cfg.model, vocab_size=model_state[TEXT_EMBEDDING].shape[0])
@@ -56,13 +61,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="export_checkpoint.py", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", type=Path, help="a checkpoint-N folder, or a run's output_dir")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--trust_checkpoint",
+        action="store_true",
+        help="load files that hold more than weights (a pickle can run code): trusted files only",
+    )
     args = p.parse_args(argv)
     checkpoint = args.checkpoint
     if not checkpoint.name.startswith("checkpoint-"):
         checkpoint = latest_checkpoint(checkpoint)
         if checkpoint is None:
             p.exit(2, f"export_checkpoint.py: no complete checkpoint in {args.checkpoint}\n")
-    paths = export_checkpoint(checkpoint, args.out)
+    try:
+        paths = export_checkpoint(checkpoint, args.out, args.trust_checkpoint)
+    except UntrustedCheckpointError as e:
+        p.exit(2, f"export_checkpoint.py: {e}\n")
     for name, path in paths.items():
         print(f"{name:>6}: {path}")
     return 0

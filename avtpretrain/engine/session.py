@@ -19,6 +19,7 @@ from avtpretrain.config import FinetuneConfig, RecipeConfig, RunConfig, save_res
 from avtpretrain.dist import DistInfo
 from avtpretrain.engine.distributed import init_distributed
 from avtpretrain.engine.dsconfig import EngineSettings, read_ds_config
+from avtpretrain.lock import FolderBusyError, lock_folder
 
 AnyRecipe = RecipeConfig | FinetuneConfig
 M = TypeVar("M", bound=nn.Module)
@@ -31,6 +32,8 @@ class Context:
     info: DistInfo
     device: torch.device
     settings: EngineSettings
+    # Rank 0's hold on the output folder's lock: released when the process ends.
+    lock: int | None = None
 
     def message(self, text: str) -> None:
         if self.info.is_main:
@@ -77,9 +80,25 @@ def start(cfg: AnyRecipe, ds_path: str, prepare: bool = True) -> Context:
         make_deterministic()
     info, device = init_distributed(cfg.run.device)
     seed_everything(cfg.run.seed + info.rank)
+    lock = None
     if prepare:
+        lock = lock_output_dir(cfg.run.output_dir, info.is_main)
         prepare_output_dir(cfg, info.is_main)
-    return Context(info, device, settings)
+    return Context(info, device, settings, lock)
+
+
+def lock_output_dir(output_dir: str, is_main: bool) -> int | None:
+    """Rank 0 takes the output folder's lock; if another run holds it, every rank stops."""
+    lock, refused = None, [None]
+    if is_main:
+        try:
+            lock = lock_folder(output_dir, "training run")
+        except FolderBusyError as e:
+            refused = [str(e)]
+    dist.broadcast_object_list(refused, src=0)
+    if refused[0] is not None:
+        raise FolderBusyError(refused[0])
+    return lock
 
 
 def build_same_everywhere(run: RunConfig, info: DistInfo, build: Callable[[], M]) -> M:

@@ -15,7 +15,7 @@ import torch.distributed as dist
 from torch import nn
 
 from avtpretrain.config import OptimConfig, RunConfig
-from avtpretrain.engine.checkpoint import latest_checkpoint, load_checkpoint
+from avtpretrain.engine.checkpoint import guard, is_complete, latest_checkpoint, load_checkpoint
 from avtpretrain.engine.dsconfig import EngineSettings
 from avtpretrain.engine.loop import TrainState
 from avtpretrain.engine.optim import build_optimizer, build_scheduler
@@ -28,24 +28,34 @@ def total_steps(run: RunConfig, batches_per_epoch: int, grad_accum: int) -> int:
     return max(1, math.ceil(run.num_train_epochs * batches_per_epoch / grad_accum))
 
 
-def build_engine(task: nn.Module, optim: OptimConfig, settings: EngineSettings, steps: int) -> Any:
-    """DeepSpeed's engine around `task`, with our AdamW groups and LR schedule."""
+def build_engine(
+    task: nn.Module, optim: OptimConfig, settings: EngineSettings, steps: int, trust: bool = False
+) -> Any:
+    """DeepSpeed's engine around `task`, with our AdamW groups and LR schedule, and checkpoint
+    files that are fsynced when saved and loaded without unpickling code (unless `trust`)."""
     optimizer = build_optimizer(task, optim)
     scheduler = build_scheduler(optimizer, steps, optim)
     engine, _, _, _ = deepspeed.initialize(
         model=task, optimizer=optimizer, lr_scheduler=scheduler, config=settings.raw
     )
+    guard(engine, trust)
     return engine
 
 
 def resume_path(run: RunConfig) -> Path | None:
     """The checkpoint this run continues from, or None for a fresh start."""
     if run.resume_from_checkpoint:
-        path = Path(run.resume_from_checkpoint)
-        if path.name == "latest" or (path.is_dir() and not path.name.startswith("checkpoint-")):
-            path = latest_checkpoint(path.parent if path.name == "latest" else path)
+        given = Path(run.resume_from_checkpoint)
+        path: Path | None = given
+        if given.name == "latest" or (given.is_dir() and not given.name.startswith("checkpoint-")):
+            path = latest_checkpoint(given.parent if given.name == "latest" else given)
         if path is None or not path.is_dir():
-            raise FileNotFoundError(f"--resume_from_checkpoint: no complete checkpoint at {path}")
+            raise FileNotFoundError(f"--resume_from_checkpoint {given}: no complete checkpoint")
+        if not is_complete(path):
+            raise FileNotFoundError(
+                f"--resume_from_checkpoint {path}: incomplete (a save that did not finish: "
+                "no complete.json); choose a complete checkpoint"
+            )
         return path
     if run.overwrite_output_dir:
         return None

@@ -46,8 +46,9 @@ def _groups(names: list[str]) -> str:
     return ", ".join(f"{k} ({v})" for k, v in sorted(counts.items()))
 
 
-def read_weights(path: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
-    """(resolved source, task-level state dict: model weights under `model.`)."""
+def read_weights(path: str | Path, trust: bool = False) -> tuple[Path, dict[str, torch.Tensor]]:
+    """(resolved source, task-level state dict: model weights under `model.`). Safetensors never
+    run code; a DeepSpeed checkpoint is vetted unless `trust`."""
     path = Path(path)
     if path.is_dir() and (path / EXPORTED).is_file():
         path = path / EXPORTED
@@ -64,13 +65,13 @@ def read_weights(path: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
         raise WeightsError(
             f"init_from: {path} is not a .safetensors file, an export folder or a checkpoint"
         )
-    state, _ = consolidated_state(path)
+    state, _ = consolidated_state(path, trust)
     return path, state
 
 
-def load_into(task: nn.Module, path: str | Path) -> LoadReport:
+def load_into(task: nn.Module, path: str | Path, trust: bool = False) -> LoadReport:
     """Copy every matching tensor into `task`; a shape mismatch is an error naming the key."""
-    source, state = read_weights(path)
+    source, state = read_weights(path, trust)
     own = task.state_dict()
     for name, value in state.items():
         if name in own and own[name].shape != value.shape:

@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from avtpretrain.contract.format import VIDEO_EXTS, sanitize_key
+from avtpretrain.contract.format import VIDEO_EXTS
+from avtpretrain.contract.keys import name_key
 
 
 class AnnotationError(ValueError):
@@ -26,7 +27,7 @@ def video_key(video_id: str) -> str:
     stem, dot, ext = video_id.rpartition(".")
     if dot and ext.lower() in VIDEO_EXTS:
         video_id = stem
-    return sanitize_key(video_id)
+    return name_key(video_id)
 
 
 @dataclass(frozen=True)

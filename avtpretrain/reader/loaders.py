@@ -28,6 +28,7 @@ def stream_spec(
         shuffle_buffer=data.shuffle_buffer if train else 0,
         decoder=SampleDecoder(SampleSpec.build(model, data, train)),
         collator=Collator(tokenizer, model.text.max_length, masks),
+        max_consecutive_skips=data.max_consecutive_skips,
     )
 
 

@@ -34,6 +34,12 @@ def _expand(spec: str) -> tuple[list[str], list[int | None]]:
     path = Path(spec)
     if path.is_dir():
         sizes = fmt.read_sizes(path)
+        missing = [name for name in sizes if not (path / name).is_file()]
+        if missing:
+            raise ValueError(
+                f"{path / fmt.SIZES_FILE} lists {len(missing)} shard(s) not in the folder, "
+                f"e.g. {missing[0]}"
+            )
         return [str(path / name) for name in sizes], list(sizes.values())
     urls = list(braceexpand.braceexpand(spec))
     missing = [u for u in urls if not Path(u).is_file()]
@@ -62,6 +68,8 @@ def resolve_shards(specs: list[str], weights: list[float] | None = None) -> Shar
         if not these:
             raise ValueError(f"{spec}: no shards listed")
         known = [c if c is not None else 1 for c in counts]
+        if sum(known) == 0:
+            raise ValueError(f"{spec}: every listed shard is empty (0 samples in sizes.json)")
         share = [c / sum(known) for c in known] if weights else [float(c) for c in known]
         shard_weights += [s * weights[i] for s in share] if weights else share
         urls += these

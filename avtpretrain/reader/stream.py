@@ -16,6 +16,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -65,6 +66,7 @@ class StreamSpec:
     shuffle_buffer: int
     decoder: SampleDecoder
     collator: Collator
+    max_consecutive_skips: int = 1000
 
 
 def _worker() -> tuple[int, int]:
@@ -72,15 +74,40 @@ def _worker() -> tuple[int, int]:
     return (0, 1) if info is None else (info.id, info.num_workers)
 
 
+class StreamStarvedError(RuntimeError):
+    """Too many unreadable samples or shards in a row: the data, not bad luck."""
+
+
 class _Counters:
-    def __init__(self) -> None:
+    """What a worker read and skipped; stops the stream when nothing readable is left."""
+
+    def __init__(self, shards: str = "", limit: int | None = None) -> None:
         self.counts: Counter[str] = Counter()
+        self.shards, self.limit, self.in_a_row = shards, limit, 0
 
     def handler(self, exn: Exception) -> bool:
         """webdataset's handler hook: count a broken tar or member and keep going."""
-        self.counts[f"skipped/{type(exn).__name__}"] += 1
         log.warning("skipping unreadable shard data: %s", exn)
+        self.skipped(type(exn).__name__)
         return True
+
+    def skipped(self, reason: str) -> None:
+        self.counts[f"skipped/{reason}"] += 1
+        self.in_a_row += 1
+        if self.limit is not None and self.in_a_row >= self.limit:
+            reasons = ", ".join(
+                f"{k.removeprefix('skipped/')}: {v}"
+                for k, v in self.counts.most_common()
+                if k.startswith("skipped/")
+            )
+            raise StreamStarvedError(
+                f"{self.shards}: {self.in_a_row} samples or shards in a row could not be read "
+                f"({reasons}); fix or remove the broken shards (data.max_consecutive_skips "
+                f"sets this limit)"
+            )
+
+    def read_one(self) -> None:
+        self.in_a_row = 0
 
 
 def _decoded(samples: Iterator[dict], decoder: SampleDecoder, seed: int, counters: _Counters):
@@ -93,10 +120,13 @@ def _decoded(samples: Iterator[dict], decoder: SampleDecoder, seed: int, counter
         position = counters.counts["samples_read"]
         counters.counts["samples_read"] += 1
         try:
-            yield decoder(raw, random.Random(make_seed(seed, "sample", position)))
+            sample = decoder(raw, random.Random(make_seed(seed, "sample", position)))
         except DecodeError as err:
-            counters.counts[f"skipped/{err.reason}"] += 1
             log.warning("skipping sample %s: %s", raw.get("__key__"), err)
+            counters.skipped(err.reason)
+            continue
+        counters.read_one()
+        yield sample
 
 
 def _batches(samples, size: int, collate: Callable, seed: int, first: int, partial: bool):
@@ -126,7 +156,7 @@ class TrainDataset(IterableDataset):
         logical = (physical + state.batches) % workers
         done = max(0, -(-(state.batches - logical) // workers))
         seed = make_seed(spec.seed, spec.dist.rank, logical, state.epoch)
-        counters = _Counters()
+        counters = _Counters(spec.shards.describe(), spec.max_consecutive_skips)
         urls = self._urls(random.Random(make_seed(seed, "urls")), counters)
         raw = wds.tarfile_to_samples(handler=counters.handler)(urls)
         shuffle_rng = random.Random(make_seed(seed, "shuffle"))
@@ -252,4 +282,12 @@ class TrainStream:
 def eval_batches(spec: StreamSpec) -> Iterator[dict[str, Any]]:
     """Every sample of the eval shards exactly once across ranks; `counters` ride on each batch."""
     check_enough_shards(spec.shards, spec.dist, spec.num_workers)
+    # A shard deleted since the run started would be skipped as unreadable, and the results
+    # would silently cover fewer samples than the evaluation set holds.
+    gone = [u for u in spec.shards.urls if "://" not in u and not Path(u).is_file()]
+    if gone:
+        raise FileNotFoundError(
+            f"{spec.shards.describe()}: {len(gone)} evaluation shard(s) no longer exist, "
+            f"e.g. {gone[0]}"
+        )
     return iter(_loader(EvalDataset(spec), spec.num_workers))

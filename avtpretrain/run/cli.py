@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from avtpretrain.config.cli import add_config_args, config_from_args
 from avtpretrain.config.finetune import FinetuneConfig
+from avtpretrain.run.inputs import (
+    InputError,
+    check_finetune_inputs,
+    check_inference_inputs,
+    check_pretrain_inputs,
+)
 
 # The seed's familiar options: each is a recipe field, settable from the command line.
 SEED_OPTIONS = {
@@ -31,6 +38,12 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     # Our own flag, in the Hugging Face convention (DeepSpeed's helper would make it a boolean).
     p.add_argument("--deepspeed", required=True, metavar="JSON", help="DeepSpeed config file")
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)  # the launcher's
+    p.add_argument(
+        "--trust_checkpoint",
+        action="store_true",
+        help="load checkpoint files that hold more than weights (a pickle can run code); "
+        "only for files whose origin you trust",
+    )
     return p
 
 
@@ -47,6 +60,8 @@ def _as_overrides(args: argparse.Namespace) -> None:
             args.overrides.append(f"{key}={value}")
     if args.overwrite_output_dir:
         args.overrides.append("run.overwrite_output_dir=true")
+    if args.trust_checkpoint:
+        args.overrides.append("run.trust_checkpoint=true")
 
 
 def parse_args(
@@ -62,9 +77,10 @@ def parse_args(
 def pretrain(argv: list[str] | None = None) -> int:
     parser, args = parse_args(argv, "pretrain.py")
     cfg = config_from_args(parser, args)  # fails fast, before any heavy import
+    _check_inputs(parser, lambda: check_pretrain_inputs(cfg, args.deepspeed))
     from avtpretrain.run.pretrain import run_pretraining
 
-    return run_pretraining(cfg, args.deepspeed)
+    return _input_errors_exit(parser, lambda: run_pretraining(cfg, args.deepspeed))
 
 
 def _downstream_config(parser, args, kind: str) -> FinetuneConfig:
@@ -94,6 +110,7 @@ def finetune(kind: str, argv: list[str] | None = None) -> int:
         p.exit(
             2, f"{prog}: downstream.train_ann is not set in {args.config}: nothing to train on\n"
         )
+    _check_inputs(p, lambda: check_finetune_inputs(cfg, args.deepspeed))
     from avtpretrain.run.finetune import run_finetune
 
     return _input_errors_exit(p, lambda: run_finetune(cfg, args.deepspeed))
@@ -118,12 +135,15 @@ def inference(kind: str, argv: list[str] | None = None) -> int:
         help="results go to OUTPUT_DIR/eval/<split>/ (default: the recipe's run.output_dir)",
     )
     args = p.parse_args(argv)
+    if args.trust_checkpoint:
+        args.overrides.append("run.trust_checkpoint=true")
     cfg = _downstream_config(p, args, kind)
     ds = cfg.downstream
     splits = args.split or [n for n, a in (("val", ds.val_ann), ("test", ds.test_ann)) if a]
     missing = [n for n in splits if not getattr(ds, f"{n}_ann")]
     if not splits or missing:
         p.exit(2, f"{prog}: downstream.{(missing or ['val'])[0]}_ann is not set in {args.config}\n")
+    _check_inputs(p, lambda: check_inference_inputs(cfg, args.deepspeed, splits, args.checkpoint))
     from avtpretrain.run.finetune import run_inference
 
     return _input_errors_exit(
@@ -131,12 +151,26 @@ def inference(kind: str, argv: list[str] | None = None) -> int:
     )
 
 
-def _input_errors_exit(parser: argparse.ArgumentParser, run) -> int:
-    """Bad annotations, missing videos or unusable weights: one line and exit 2, no traceback."""
+def _check_inputs(parser: argparse.ArgumentParser, check: Callable[[], None]) -> None:
+    """A missing input: one line and exit 2, before heavy imports and before output_dir."""
+    try:
+        check()
+    except InputError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+
+
+def _input_errors_exit(parser: argparse.ArgumentParser, run: Callable[[], int]) -> int:
+    """Bad annotations, missing videos, unusable or untrusted weights, a DeepSpeed JSON that
+    DeepSpeed's own config classes refuse, an output folder another run holds: one line and
+    exit 2, no traceback."""
+    from avtpretrain.engine.dsconfig import DSConfigError
+    from avtpretrain.engine.trust import UntrustedCheckpointError
     from avtpretrain.engine.weights import WeightsError
+    from avtpretrain.lock import FolderBusyError
     from avtpretrain.reader.annotations import AnnotationError
 
+    refused = (AnnotationError, WeightsError, DSConfigError, UntrustedCheckpointError)
     try:
         return run()
-    except (AnnotationError, WeightsError) as err:
+    except (*refused, FolderBusyError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")

@@ -21,7 +21,7 @@ def run_finetune(cfg: FinetuneConfig, ds_path: str) -> int:
     if resume is not None:
         ctx.message(f"resuming from {resume}: init_from is not applied")
     elif cfg.downstream.init_from:
-        for line in load_into(task, cfg.downstream.init_from).lines():
+        for line in load_into(task, cfg.downstream.init_from, cfg.run.trust_checkpoint).lines():
             ctx.message(line)
     else:
         ctx.message("downstream.init_from not set: every weight starts from random init")
@@ -48,7 +48,7 @@ def run_inference(
     down = for_task(cfg, ctx)
     down.read_splits(splits)
     task = build_same_everywhere(cfg.run, ctx.info, down.build_task)
-    loaded = load_into(task, checkpoint or cfg.run.output_dir)
+    loaded = load_into(task, checkpoint or cfg.run.output_dir, cfg.run.trust_checkpoint)
     for line in loaded.lines():
         ctx.message(line)
     unused = ("match_head.",) if cfg.downstream.rerank_k == 0 else ()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from avtpretrain.contract import format as fmt
+from avtpretrain.writer.captions import DEFAULT_MAX_CAPTION_CHARS, caption_problem, normalise_text
 from avtpretrain.writer.manifest import SourceSample
 from avtpretrain.writer.transcode import (
     AudioSettings,
@@ -20,8 +20,6 @@ from avtpretrain.writer.transcode import (
     probe_video,
     transcode_video,
 )
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class Rejected(Exception):  # noqa: N818 - reads as "raise Rejected(stage, reason)"
@@ -40,34 +38,54 @@ class BuildSettings:
     video: VideoSettings = field(default_factory=VideoSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     copy_video: bool = False
+    max_caption_chars: int = DEFAULT_MAX_CAPTION_CHARS
+
+
+def _path_problem(err: Exception) -> str:
+    """A short fixed reason for why the OS could not look a path up."""
+    if isinstance(err, UnicodeError):
+        return "path not encodable"  # a lone surrogate from a JSON "\ud800" escape
+    if isinstance(err, ValueError):
+        return "NUL byte in path"  # os.stat's other ValueError for a str path
+    if isinstance(err, RuntimeError) or getattr(err, "errno", None) == errno.ELOOP:
+        return "symlink loop"  # RuntimeError: Path.resolve() before Python 3.13
+    if getattr(err, "errno", None) == errno.ENAMETOOLONG:
+        return "path too long"
+    return "unreadable path"
 
 
 def resolve_under(root: str | None, relative: str, what: str) -> Path:
-    """The file `relative` inside `root`; rejects paths (or symlinks) that leave the root."""
+    """The file `relative` inside `root`; rejects paths (or symlinks) that leave the root.
+
+    Any path the OS refuses (a symlink loop, a name past NAME_MAX, a NUL byte) rejects this one
+    sample instead of raising out of the run.
+    """
     if root is None:
         raise Rejected("manifest", "no root given", f"{what} {relative} but no --{what}_root")
-    base = Path(root).resolve()
-    path = (base / relative).resolve()
-    if not path.is_relative_to(base):
+    try:
+        base = Path(root).resolve()
+        path = (base / relative).resolve()
+        inside = path.is_relative_to(base)
+        size = path.stat().st_size if inside and path.is_file() else None
+    except (OSError, ValueError, RuntimeError) as err:
+        detail = f"{relative!r}: {type(err).__name__}: {err}"
+        raise Rejected(what, _path_problem(err), detail) from None
+    if not inside:
         raise Rejected(
             "manifest", "path escapes root", f"{what} {relative} is outside --{what}_root"
         )
-    if not path.is_file():
+    if size is None:
         raise Rejected(what, "missing file", relative)
-    if path.stat().st_size == 0:
+    if size == 0:
         raise Rejected(what, "zero-byte file", relative)
     return path
-
-
-def normalise_text(text: str) -> str:
-    """NFC, no control characters, single spaces: the same caption always has the same bytes."""
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
-    return " ".join(text.split())
 
 
 def read_caption(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise Rejected("text", "unreadable file", f"{path.name}: {err.strerror}") from None
     except UnicodeDecodeError as err:
         detail = f"byte {err.object[err.start]:#04x} at offset {err.start} of {path.name}"
         raise Rejected("text", "not valid UTF-8", detail) from None
@@ -77,9 +95,12 @@ def _captions(src: SourceSample, settings: BuildSettings) -> list[str]:
     raw = list(src.captions)
     if src.text is not None:
         raw.append(read_caption(resolve_under(settings.text_root, src.text, "text")))
-    captions = [c for c in (normalise_text(r) for r in raw) if c]
-    if not captions:
-        raise Rejected("text", "empty caption", src.text or "")
+    captions = [normalise_text(r) for r in raw]
+    for caption in captions:
+        problem = caption_problem(caption, settings.max_caption_chars)
+        if problem:
+            reason, detail = problem
+            raise Rejected("text", reason, f"{src.text}: {detail}" if src.text else detail)
     return captions
 
 
@@ -90,11 +111,19 @@ def _video(src: SourceSample, settings: BuildSettings) -> tuple[Path, str, bytes
             ext = path.suffix.lstrip(".").lower()
             if ext not in fmt.VIDEO_EXTS:
                 raise Rejected("video", "unsupported container", f".{ext} under --copy_video")
-            return path, ext, path.read_bytes(), probe_video(path, settings.video.max_seconds)
+            meta = probe_video(path, settings.video)
+            return path, ext, _read_bytes(path, "video"), meta
         data, meta = transcode_video(path, settings.video)
         return path, fmt.VIDEO_EXT, data, meta
     except MediaError as err:
         raise Rejected("video", err.reason, err.detail) from None
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise Rejected(what, "unreadable file", f"{path.name}: {err.strerror}") from None
 
 
 def _audio(src: SourceSample, video_path: Path, settings: BuildSettings):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from avtpretrain.contract import format as fmt
 from avtpretrain.writer.build import BuildSettings
+from avtpretrain.writer.captions import DEFAULT_MAX_CAPTION_CHARS
 from avtpretrain.writer.manifest import FORMATS
 from avtpretrain.writer.transcode import AudioSettings, VideoSettings
 
@@ -38,8 +39,7 @@ def _slurm_default(name: str, fallback: int) -> int:
     return fallback
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="make_shards.py", description=DESCRIPTION)
+def _io_args(p: argparse.ArgumentParser) -> None:
     io_ = p.add_argument_group("input and output")
     io_.add_argument("--manifest", required=True, type=Path, help="CSV or JSONL manifest")
     io_.add_argument("--format", choices=("auto", *FORMATS), default="auto")
@@ -53,7 +53,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(always on for alpro manifests)",
     )
     io_.add_argument("--video_ext", default=".mp4", help="alpro: video file = clip_name + this")
-    io_.add_argument("--output_dir", type=Path, help="default: shards/<manifest stem>")
+    io_.add_argument(
+        "--output_dir",
+        type=Path,
+        help="default: shards/<manifest stem>; holds one dataset (one --prefix) only",
+    )
     io_.add_argument("--prefix", help="shard name prefix (default: the manifest's stem)")
     io_.add_argument(
         "--overwrite",
@@ -65,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only rewrite sizes.json/stats.json/errors.jsonl from finished groups",
     )
+
+
+def _sharding_args(p: argparse.ArgumentParser) -> None:
     sh = p.add_argument_group("sharding")
     sh.add_argument("--samples_per_shard", type=int, default=1000)
     sh.add_argument("--max_shard_bytes", type=parse_bytes, help="split a shard past this (512M)")
@@ -72,8 +79,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sh.add_argument("--num_jobs", type=int, default=_slurm_default("count", 1))
     sh.add_argument("--job_index", type=int, default=_slurm_default("index", 0))
     sh.add_argument(
-        "--max_errors", type=int, help="exit 1 once more samples than this are rejected"
+        "--max_errors",
+        type=int,
+        default=None,
+        help="stop with exit 1 once more samples than this are rejected "
+        "(default: no limit; every rejection is still counted and logged)",
     )
+
+
+def _media_args(p: argparse.ArgumentParser) -> None:
     media = p.add_argument_group("media")
     media.add_argument("--fps", type=float, default=VideoSettings.fps)
     media.add_argument("--short_side", type=int, default=VideoSettings.short_side)
@@ -83,6 +97,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     media.add_argument("--tune", default=VideoSettings.tune, help="x264 tune ('none' for none)")
     media.add_argument("--sample_rate", type=int, default=AudioSettings.sample_rate)
     media.add_argument("--copy_video", action="store_true", help="store source videos untouched")
+    limits = p.add_argument_group("limits (a sample past one is rejected, with the reason)")
+    limits.add_argument(
+        "--max_source_pixels",
+        type=int,
+        default=VideoSettings.max_source_pixels,
+        help="largest source frame, width x height (default: %(default)s, 8K)",
+    )
+    limits.add_argument(
+        "--max_duration_s",
+        type=float,
+        default=VideoSettings.max_duration_s,
+        help="longest source video in seconds (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max_caption_chars",
+        type=int,
+        default=DEFAULT_MAX_CAPTION_CHARS,
+        help="longest caption, after normalising (default: %(default)s)",
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="make_shards.py", description=DESCRIPTION)
+    _io_args(p)
+    _sharding_args(p)
+    _media_args(p)
     args = p.parse_args(argv)
     if args.samples_per_shard < 1 or args.workers < 1 or args.num_jobs < 1:
         p.error("--samples_per_shard, --workers and --num_jobs must be >= 1")
@@ -92,9 +132,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--job_index must be in [0, {args.num_jobs}), got {args.job_index}")
     if args.fps <= 0 or args.short_side < 2 or args.sample_rate < 1000:
         p.error("--fps must be > 0, --short_side >= 2 and --sample_rate >= 1000")
+    if args.max_source_pixels < 4 or args.max_duration_s <= 0 or args.max_caption_chars < 1:
+        p.error("--max_source_pixels must be >= 4, --max_duration_s > 0, --max_caption_chars >= 1")
     args.prefix = args.prefix or fmt.sanitize_key(args.manifest.stem)
     args.output_dir = args.output_dir or Path("shards") / args.prefix
     return args
+
+
+def missing_root(args: argparse.Namespace) -> str | None:
+    """A one-line message naming the first given media root that is not a folder, if any."""
+    for flag in ("video_root", "audio_root", "text_root"):
+        root = getattr(args, flag)
+        if root is not None and not Path(root).is_dir():
+            return f"--{flag} {root}: no such folder (every sample would be rejected)"
+    return None
 
 
 def build_settings(args: argparse.Namespace) -> BuildSettings:
@@ -105,6 +156,8 @@ def build_settings(args: argparse.Namespace) -> BuildSettings:
         crf=args.crf,
         preset=args.preset,
         tune=None if args.tune in (None, "none") else args.tune,
+        max_source_pixels=args.max_source_pixels,
+        max_duration_s=args.max_duration_s,
     )
     audio = AudioSettings(sample_rate=args.sample_rate, max_seconds=args.max_seconds)
     return BuildSettings(
@@ -114,4 +167,5 @@ def build_settings(args: argparse.Namespace) -> BuildSettings:
         video=video,
         audio=audio,
         copy_video=args.copy_video,
+        max_caption_chars=args.max_caption_chars,
     )

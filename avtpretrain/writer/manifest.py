@@ -8,17 +8,22 @@ Formats (detected from the columns, or named with --format):
            rows of one clip are merged into one sample with several captions.
 A row that cannot be read becomes a sample carrying its rejection, so it is counted and logged
 like any other failure and the row → shard assignment stays a pure function of the manifest.
+JSONL rows end at "\n" only (a caption may hold U+2028 or U+0085); a quoted CSV cell may span
+lines, and its line breaks are kept in the caption until normalisation turns them into spaces.
+Keys come from keys.py; only a row naming the same source again is a duplicate.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from avtpretrain.contract.format import make_key, sanitize_key
+from avtpretrain.contract.keys import hashed_key, name_key, path_key
+from avtpretrain.writer.captions import DEFAULT_MAX_CAPTION_CHARS, caption_problem, normalise_text
 
 FORMATS = ("seed", "caption", "alpro")
 
@@ -42,6 +47,9 @@ class SourceSample:
     original_key: str | None = None
 
 
+Rows = list[tuple[int, dict[str, Any] | str]]  # (line, row dict or what is wrong with it)
+
+
 def _cell(row: dict[str, Any], name: str) -> str | None:
     value = row.get(name)
     if value is None:
@@ -50,59 +58,67 @@ def _cell(row: dict[str, Any], name: str) -> str | None:
     return value or None
 
 
-def _read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any] | str]], list[str]]:
+def _rejected(line: int, stage: str, reason: str, detail: str) -> SourceSample:
+    return SourceSample(line, f"line{line}", rejected=(stage, reason, detail))
+
+
+def _read_rows(path: Path) -> tuple[Rows, list[str]]:
     """[(line, row dict or an error string)], column names. JSONL when the suffix says so."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise ManifestError(f"{path}: cannot read manifest ({err})") from None
     if path.suffix.lower() in (".jsonl", ".json"):
-        rows: list[tuple[int, dict[str, Any] | str]] = []
-        columns: dict[str, None] = {}
-        for number, raw in enumerate(text.splitlines(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as err:
-                rows.append((number, f"malformed JSON line ({err.msg})"))
-                continue
-            if not isinstance(obj, dict):
-                rows.append((number, f"expected a JSON object, got {type(obj).__name__}"))
-                continue
-            columns.update(dict.fromkeys(obj))
-            rows.append((number, obj))
-        return rows, list(columns)
+        return _read_jsonl(text)
     return _read_csv(path, text)
 
 
-def _read_csv(path: Path, text: str) -> tuple[list[tuple[int, dict[str, Any] | str]], list[str]]:
-    reader = csv.reader(text.splitlines())
+def _read_jsonl(text: str) -> tuple[Rows, list[str]]:
+    rows: Rows = []
+    columns: dict[str, None] = {}
+    # "\n" only: str.splitlines() also ends lines at U+2028, U+0085 and others, which JSON allows
+    # raw inside strings, and would cut such a row in two.
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as err:
+            rows.append((number, f"malformed JSON line ({err.msg})"))
+            continue
+        if not isinstance(obj, dict):
+            rows.append((number, f"expected a JSON object, got {type(obj).__name__}"))
+            continue
+        columns.update(dict.fromkeys(obj))
+        rows.append((number, obj))
+    return rows, list(columns)
+
+
+def _read_csv(path: Path, text: str) -> tuple[Rows, list[str]]:
+    # newline="": the csv module sees the line breaks itself, so a quoted cell keeps its own and
+    # line_num counts file lines (splitlines() glued quoted lines and split at U+2028).
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise ManifestError(f"{path}: empty manifest (no header row)") from None
-    rows: list[tuple[int, dict[str, Any] | str]] = []
+    rows: Rows = []
     while True:
+        line = reader.line_num + 1  # a row's first line: a quoted cell may span several
         try:
             cells = next(reader)
         except StopIteration:
             break
         except csv.Error as err:
-            rows.append((reader.line_num, f"malformed CSV row ({err})"))
+            rows.append((line, f"malformed CSV row ({err})"))
             continue
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            rows.append(
-                (
-                    reader.line_num,
-                    f"malformed CSV row: expected {len(header)} fields "
-                    f"({','.join(header)}), got {len(cells)}",
-                )
-            )
+            expected = f"expected {len(header)} fields ({','.join(header)}), got {len(cells)}"
+            rows.append((line, f"malformed CSV row: {expected}"))
             continue
-        rows.append((reader.line_num, dict(zip(header, cells, strict=True))))
+        rows.append((line, dict(zip(header, cells, strict=True))))
     return rows, header
 
 
@@ -120,27 +136,37 @@ def detect_format(columns: list[str], path: Path) -> str:
     )
 
 
-def _sample(line: int, row: dict[str, Any], fmt: str, audio_from_video: bool) -> SourceSample:
-    video = _cell(row, "video")
+def _caption_rejection(captions: tuple[str, ...], max_chars: int) -> tuple[str, str, str] | None:
+    for caption in captions:
+        problem = caption_problem(normalise_text(caption), max_chars)
+        if problem:
+            return ("text", *problem)
+    return None
+
+
+def _sample(
+    line: int, row: dict[str, Any], fmt: str, audio_from_video: bool, max_chars: int
+) -> SourceSample:
+    video, text, captions = _cell(row, "video"), None, ()
     if fmt == "seed":
-        text, captions = _cell(row, "text"), ()
+        text = _cell(row, "text")
         if text is None:
-            return SourceSample(line, f"line{line}", rejected=("manifest", "missing field", "text"))
+            return _rejected(line, "manifest", "missing field", "text")
     else:
         caption = row.get("caption")
         captions = tuple(caption) if isinstance(caption, list) else (caption,)
-        text = None
         if not captions or not all(isinstance(c, str) and c.strip() for c in captions):
-            return SourceSample(
-                line, f"line{line}", rejected=("manifest", "missing field", "caption")
-            )
+            return _rejected(line, "manifest", "missing field", "caption")
+        problem = _caption_rejection(captions, max_chars)
+        if problem:
+            return _rejected(line, *problem)
     if video is None:
-        return SourceSample(line, f"line{line}", rejected=("manifest", "missing field", "video"))
+        return _rejected(line, "manifest", "missing field", "video")
     audio = _cell(row, "audio")
     explicit = _cell(row, "key")
     return SourceSample(
         line,
-        sanitize_key(explicit) if explicit else make_key(video),
+        name_key(explicit) if explicit else path_key(video),
         video=video,
         audio=audio,
         text=text,
@@ -150,65 +176,85 @@ def _sample(line: int, row: dict[str, Any], fmt: str, audio_from_video: bool) ->
     )
 
 
-def _alpro_samples(rows, video_ext: str) -> list[SourceSample]:
+def _alpro_samples(rows: Rows, video_ext: str, max_chars: int) -> list[SourceSample]:
     position: dict[str, int] = {}  # clip → index in `out`, to merge later captions into it
     out: list[SourceSample] = []
     for line, row in rows:
         if isinstance(row, str):
-            out.append(
-                SourceSample(line, f"line{line}", rejected=("manifest", "malformed row", row))
-            )
+            out.append(_rejected(line, "manifest", "malformed row", row))
             continue
         clip, caption = _cell(row, "clip_name"), row.get("caption")
         if clip is None or not isinstance(caption, str) or not caption.strip():
             missing = "clip_name" if clip is None else "caption"
-            out.append(
-                SourceSample(line, f"line{line}", rejected=("manifest", "missing field", missing))
-            )
+            out.append(_rejected(line, "manifest", "missing field", missing))
             continue
-        if clip in position:
+        # Checked per row, before merging: one bad row of a clip must not take its others along.
+        problem = _caption_rejection((caption,), max_chars)
+        if problem:
+            out.append(_rejected(line, *problem))
+        elif clip in position:
             first = out[position[clip]]
             out[position[clip]] = replace(first, captions=(*first.captions, caption))
-            continue
-        position[clip] = len(out)
-        out.append(
-            SourceSample(
+        else:
+            position[clip] = len(out)
+            sample = SourceSample(
                 line,
-                make_key(clip),
+                name_key(clip),
                 video=f"{clip}{video_ext}",
                 captions=(caption,),
                 audio_from_video=True,
                 original_key=clip,
             )
-        )
+            out.append(sample)
+    return out
+
+
+def _unique_keys(samples: list[SourceSample]) -> list[SourceSample]:
+    """A row naming an earlier row's source is a duplicate; distinct sources get distinct keys."""
+    owner: dict[str, tuple[str, int]] = {}  # key → (the source's own name, its first line)
+    out = []
+    for sample in samples:
+        if sample.rejected:
+            out.append(sample)
+            continue
+        name, key = sample.original_key or sample.key, sample.key
+        if key in owner and owner[key][0] != name:
+            # Two sources sharing a key (`a.mp4`, `a.avi`): the later one is told apart by a hash
+            # of its full name, still a pure function of the manifest.
+            key = hashed_key(key, hashed=name)
+        if key in owner:
+            first, line = owner[key]
+            reason, detail = "duplicate key", f"'{key}' first on line {line}"
+            if first != name:
+                reason, detail = "key collision", f"'{key}' is {first!r} on line {line}"
+            out.append(replace(sample, key=key, rejected=("manifest", reason, detail)))
+            continue
+        owner[key] = (name, sample.line)
+        out.append(replace(sample, key=key))
     return out
 
 
 def read_manifest(
-    path: str | Path, fmt: str = "auto", *, audio_from_video: bool = False, video_ext: str = ".mp4"
+    path: str | Path,
+    fmt: str = "auto",
+    *,
+    audio_from_video: bool = False,
+    video_ext: str = ".mp4",
+    max_caption_chars: int = DEFAULT_MAX_CAPTION_CHARS,
 ) -> tuple[str, list[SourceSample]]:
-    """(format, samples in manifest order); later rows that repeat a key are rejected."""
+    """(format, samples in manifest order); a later row naming the same source is rejected."""
     path = Path(path)
     rows, columns = _read_rows(path)
     if not rows:
         raise ManifestError(f"{path}: empty manifest (no rows)")
     fmt = detect_format(columns, path) if fmt == "auto" else fmt
     if fmt == "alpro":
-        samples = _alpro_samples(rows, video_ext)
+        samples = _alpro_samples(rows, video_ext, max_caption_chars)
     else:
         samples = [
-            _sample(line, row, fmt, audio_from_video)
+            _sample(line, row, fmt, audio_from_video, max_caption_chars)
             if isinstance(row, dict)
-            else SourceSample(line, f"line{line}", rejected=("manifest", "malformed row", row))
+            else _rejected(line, "manifest", "malformed row", row)
             for line, row in rows
         ]
-    first_line: dict[str, int] = {}
-    for i, sample in enumerate(samples):
-        if sample.rejected:
-            continue
-        if sample.key in first_line:
-            detail = f"'{sample.key}' first on line {first_line[sample.key]}"
-            samples[i] = replace(sample, rejected=("manifest", "duplicate key", detail))
-        else:
-            first_line[sample.key] = sample.line
-    return fmt, samples
+    return fmt, _unique_keys(samples)

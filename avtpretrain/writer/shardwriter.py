@@ -5,7 +5,8 @@ Rows of the manifest are cut into groups of `samples_per_shard`; group g becomes
 written to temporary files, renamed, and only then marked done by `.progress/<shard>.json`, which
 also holds its sample counts, statistics and rejections. A rerun skips marked groups and rebuilds
 the others from scratch; outputs are deterministic, so an interrupted run plus a rerun equals an
-uninterrupted run.
+uninterrupted run. A group whose every row is rejected is done with no shard at all: an empty tar
+would count as a shard and starve a reader worker.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tarfile
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -28,6 +30,26 @@ from avtpretrain.writer.manifest import SourceSample
 PROGRESS_DIR = ".progress"
 # Member order inside a sample: any order reads back; a fixed one gives reproducible bytes.
 _MEMBER_ORDER = (fmt.META_EXT, fmt.TEXT_EXT, fmt.AUDIO_EXT)
+
+
+def shard_pattern(prefix: str) -> re.Pattern[str]:
+    """Exactly this prefix's shard names: `train` must not match `train-hq-000000.tar`."""
+    return re.compile(rf"{re.escape(prefix)}-\d{{6,}}(?:_\d{{2,}})?\.tar")
+
+
+def temp_pattern(prefix: str) -> re.Pattern[str]:
+    """This prefix's temporary shards (`.<shard>.<pid>.tmp`)."""
+    return re.compile(rf"\.{shard_pattern(prefix).pattern}\.\d+\.tmp")
+
+
+def marker_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(prefix)}-\d{{6,}}\.json")
+
+
+def matching(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if pattern.fullmatch(p.name))
 
 
 @dataclass(frozen=True)
@@ -121,11 +143,9 @@ def write_group(
     part = TarShard(out_dir / fmt.shard_name(spec.prefix, spec.group))
     try:
         for src in sources:
-            try:
-                members = build_sample(src, settings)
-            except Rejected as rej:
-                errors.append(_error_record(src, rej))
-                on_sample()
+            members = _build(src, settings, errors)
+            on_sample()
+            if members is None:
                 continue
             size = sum(_tar_entry_size(b) for b in members.values())
             if spec.max_shard_bytes and part.count and part.bytes + size > spec.max_shard_bytes:
@@ -135,12 +155,14 @@ def write_group(
                 part = TarShard(out_dir / name)
             part.add(src.key, members)
             totals.update(_sample_stats(members))
-            on_sample()
-        part.commit()
+        if part.count:
+            part.commit()
+            shards[part.path.name] = part.count
+        else:
+            part.abort()
     except BaseException:
         part.abort()
         raise
-    shards[part.path.name] = part.count
     record = {
         "group": spec.group,
         "shards": shards,
@@ -150,6 +172,21 @@ def write_group(
     }
     atomic_write_text(marker_path(out_dir, spec.prefix, spec.group), json.dumps(record))
     return record
+
+
+def _build(
+    src: SourceSample, settings: BuildSettings, errors: list[dict[str, Any]]
+) -> dict[str, bytes] | None:
+    """The sample's members, or None after recording why it was rejected."""
+    try:
+        return build_sample(src, settings)
+    except Rejected as rej:
+        errors.append(_error_record(src, rej))
+    except Exception as err:  # noqa: BLE001 - one sample's failure must not end the run
+        # Counted and logged like any rejection, with the exception named so it can be fixed.
+        rej = Rejected("sample", "unexpected error", f"{type(err).__name__}: {err}")
+        errors.append(_error_record(src, rej))
+    return None
 
 
 def _error_record(src: SourceSample, rej: Rejected) -> dict[str, Any]:
@@ -166,7 +203,7 @@ def _error_record(src: SourceSample, rej: Rejected) -> dict[str, Any]:
 def load_records(out_dir: Path, prefix: str) -> list[dict[str, Any]]:
     """Done-records of every finished group of this prefix, in group order."""
     records = []
-    for path in sorted((out_dir / PROGRESS_DIR).glob(f"{prefix}-*.json")):
+    for path in matching(out_dir / PROGRESS_DIR, marker_pattern(prefix)):
         record = json.loads(path.read_text(encoding="utf-8"))
         if all((out_dir / name).is_file() for name in record["shards"]):
             records.append(record)

@@ -38,6 +38,11 @@ class VideoSettings:
     # 12% more bytes: shards are decoded every epoch but encoded once.
     tune: str | None = "fastdecode"
     interpolation: str = "AREA"  # AREA averages pixels when shrinking: no aliasing
+    # Past 8K a frame is more likely a broken header than footage, and decoding each one costs
+    # seconds; past an hour the source is a whole recording, not a clip (only the first
+    # max_seconds would be kept). Both are checked from the header, before any decoding.
+    max_source_pixels: int = 7680 * 4320
+    max_duration_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,40 @@ class AudioSettings:
     max_seconds: float = 30.0
 
 
-def _even(x: float) -> int:
-    return max(2, round(x / 2) * 2)
-
-
 def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """Short side to `short_side` (never up), aspect kept, even sizes (H.264 needs them)."""
+    """Short side to `short_side` (never up), aspect kept, even sizes (H.264 needs them).
+
+    Each side is the nearest even number but never above the source's: rounding 7 up to 8 would
+    be an upscale. A side under 2 pixels has no even size that is not an upscale.
+    """
+    if min(width, height) < 2:
+        raise MediaError(
+            "source too small",
+            f"{width}x{height} pixels; H.264 needs 2x2 and sources are never upscaled",
+        )
     scale = min(1.0, short_side / min(width, height))
-    return _even(width * scale), _even(height * scale)
+    return _even(width * scale, width), _even(height * scale, height)
+
+
+def _even(x: float, source: int) -> int:
+    return max(2, min(round(x / 2) * 2, source // 2 * 2))
+
+
+def check_source(meta: dict[str, Any], settings: VideoSettings) -> None:
+    """Reject a source its header shows to be too large or too long, before decoding it."""
+    width, height = meta["source_width"] or 0, meta["source_height"] or 0
+    if width * height > settings.max_source_pixels:
+        raise MediaError(
+            "source too large",
+            f"{width}x{height} = {width * height} pixels, "
+            f"limit --max_source_pixels={settings.max_source_pixels}",
+        )
+    duration = meta["source_duration"]
+    if duration is not None and duration > settings.max_duration_s:
+        raise MediaError(
+            "source too long",
+            f"{duration:.1f} s, limit --max_duration_s={settings.max_duration_s:g}",
+        )
 
 
 def _open(path: Path) -> Any:
@@ -103,6 +134,7 @@ def transcode_video(path: Path, settings: VideoSettings) -> tuple[bytes, dict[st
             raise MediaError("no video stream")
         stream = src.streams.video[0]
         meta = _video_source_meta(src, stream)
+        check_source(meta, settings)
         out_fps = Fraction(min(settings.fps, meta["source_fps"] or settings.fps)).limit_denominator(
             1001
         )
@@ -167,14 +199,15 @@ def _h264_stream(out: Any, fps: Fraction, width: int, height: int, settings: Vid
     return stream
 
 
-def probe_video(path: Path, max_seconds: float = 30.0) -> dict[str, Any]:
+def probe_video(path: Path, settings: VideoSettings) -> dict[str, Any]:
     """Metadata of a video stored as is (--copy_video); decodes it to prove it has frames."""
     with _open(path) as src:
         if not src.streams.video:
             raise MediaError("no video stream")
         stream = src.streams.video[0]
         meta = _video_source_meta(src, stream)
-        count = sum(1 for _ in _frame_times(src, stream, max_seconds))
+        check_source(meta, settings)
+        count = sum(1 for _ in _frame_times(src, stream, settings.max_seconds))
     if count == 0:
         raise MediaError("no video frames")
     return meta | {

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from avtpretrain.contract.keys import path_key
 from avtpretrain.reader.annotations import (
     AnnotationError,
     read_ans2label,
@@ -23,12 +24,18 @@ from tests.factory import write_jsonl
         ("video7010", "video7010"),
         ("-4wsuPCjDBc_5_15.avi", "-4wsuPCjDBc_5_15"),
         ("clip.MP4", "clip"),
-        ("v1.2", "v1_2"),
-        ("a/b.webm", "a_b"),
     ],
 )
 def test_video_key_strips_video_extensions_only(given: str, key: str) -> None:
     assert video_key(given) == key
+
+
+@pytest.mark.parametrize(("given", "file_name"), [("v1.2", "v1.2.mp4"), ("a/b.webm", "a/b.webm")])
+def test_an_id_that_needs_sanitising_finds_the_key_make_shards_gave_its_file(
+    given: str, file_name: str
+) -> None:
+    assert video_key(given) == path_key(file_name)
+    assert video_key(given) != video_key(given.replace(".", "_").replace("/", "_"))
 
 
 def test_msvd_ids_with_and_without_avi_name_the_same_video(tmp_path: Path) -> None:

@@ -2,14 +2,16 @@ from pathlib import Path
 
 import pytest
 
-from avtpretrain.contract.format import make_key, sanitize_key, shard_name, split_member
+from avtpretrain.contract.format import sanitize_key, shard_name, split_member
+from avtpretrain.contract.keys import path_key
 from avtpretrain.writer.manifest import ManifestError, read_manifest
 from tests.factory import write_csv, write_jsonl
 
 
 def test_keys_have_no_dots_or_slashes() -> None:
-    assert make_key("a/b.c.mp4") == "a_b_c"
-    assert make_key("clip 1.avi") == "clip_1"
+    for path in ("a/b.c.mp4", "clip 1.avi"):
+        assert "." not in path_key(path) and "/" not in path_key(path)
+    assert path_key("clip3.mp4") == "clip3"
     assert sanitize_key("v1.2") == "v1_2"
     assert split_member("dir/k_1.flac") == ("dir/k_1", "flac")
     assert split_member("__meta__.json") is None and split_member("README") is None
@@ -33,7 +35,8 @@ def test_seed_csv(tmp_path: Path) -> None:
     )
     fmt, samples = read_manifest(path)
     assert fmt == "seed"
-    assert [s.key for s in samples[:2]] == ["x_a", "b"]
+    # `x/a` is not a key as it stands: sanitised, plus a hash so `x_a.mp4` could not collide.
+    assert samples[0].key.startswith("x_a-") and samples[1].key == "b"
     assert samples[0].audio == "a.wav" and samples[1].audio is None
     assert samples[2].rejected[:2] == ("manifest", "malformed row")
     assert "expected 3 fields" in samples[2].rejected[2]
