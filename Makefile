@@ -10,7 +10,7 @@ DEMO_SHARDS ?= shards/demo
 # One seed draws the demo clips and seeds every training run: the same seed gives the same numbers.
 DEMO_SEED ?= 0
 
-.PHONY: setup demo test lint clean-demo
+.PHONY: setup demo test lint clean-demo soak
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ demo: $(STAMP)
 		--qa $(DEMO_RUN)/qa/eval/val --out $(DEMO_RUN)/summary.png
 	# The demo's acceptance: t2v R@1 >= 5x chance, QA accuracy >= 2x the majority answer.
 	$(PY) tools/show_results.py $(DEMO_RUN)/retrieval/eval/val $(DEMO_RUN)/qa/eval/val --min_ratio 5 2
+
+# Fault injection on a 2-rank CPU run (bench/soak.py); about 5 minutes.
+soak: $(STAMP)
+	$(PY) bench/soak.py --seed 0
 
 clean-demo:
 	rm -rf $(DEMO_DATA) $(DEMO_RUN) $(DEMO_SHARDS)

@@ -63,13 +63,18 @@ def read_video_frames(data: bytes, indices_fn) -> np.ndarray:
     """uint8 [T, H, W, 3]; `indices_fn(num_total)` picks the frames once the length is known."""
     import decord  # per call, inside the worker that decodes: decord must never cross a fork
 
-    reader = decord.VideoReader(io.BytesIO(data), num_threads=1)
-    indices = indices_fn(len(reader))
     try:
-        frames = reader.get_batch(indices).asnumpy()
-    except decord.DECORDError:
-        # decord 0.6's batch copy fails on a few narrow widths; single-frame reads still work.
-        frames = np.stack([reader[i].asnumpy() for i in indices])
+        reader = decord.VideoReader(io.BytesIO(data), num_threads=1)
+        indices = indices_fn(len(reader))
+        try:
+            frames = reader.get_batch(indices).asnumpy()
+        except decord.DECORDError:
+            # decord 0.6's batch copy fails on a few narrow widths; single-frame reads still work.
+            frames = np.stack([reader[i].asnumpy() for i in indices])
+    except decord.DECORDError as err:
+        # DECORDError is a bare Exception: as a RuntimeError it is one of the failures callers
+        # count and skip (a corrupt packet inside an otherwise valid file raises it).
+        raise RuntimeError(f"decord: {str(err)[:300]}") from None
     del reader  # readers of long videos hold memory: keep them short-lived
     return frames
 

@@ -114,7 +114,7 @@ class SampleDecoder:
 
         try:
             frames = decode.read_video_frames(data, pick)
-        except (RuntimeError, ValueError, IndexError) as err:  # DECORDError is a RuntimeError
+        except (RuntimeError, ValueError, IndexError) as err:  # decode turns DECORDError into one
             raise DecodeError("video decode failed", str(err)[:200]) from None
         clips = [
             self.video_tf(c, rng)

@@ -4,6 +4,7 @@ a shell command or a silently smaller evaluation."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -72,3 +73,17 @@ def test_an_evaluation_shard_deleted_before_evaluation_is_an_error(corpus, tmp_p
     next(folder.glob("*.tar")).unlink()  # after the run resolved its shards, before it evaluates
     with pytest.raises(FileNotFoundError, match="no longer exist"):
         list(eval_batches(spec))
+
+
+def test_a_corrupt_packet_inside_a_valid_video_is_a_decode_failure(tmp_path) -> None:
+    from avtpretrain.reader.decode import read_video_frames
+    from tests.factory import make_video
+
+    data = bytearray(make_video(tmp_path / "v", "h264").read_bytes())
+    # What bench/soak.py does to a sample: the middle of the coded frames overwritten in place,
+    # the container's index intact (decord then fails with a bare DECORDError, not RuntimeError).
+    start, end = data.find(b"mdat"), data.find(b"moov")
+    size = (end - start) // 2
+    data[start + size // 2 : start + size // 2 + size] = random.Random(0).randbytes(size)
+    with pytest.raises(RuntimeError, match="decord"):
+        read_video_frames(bytes(data), lambda n: list(range(min(n, 8))))
