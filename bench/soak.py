@@ -163,7 +163,7 @@ def schedule(args: argparse.Namespace, rng: random.Random) -> list[Fault]:
 def arm_failing_save(out: Path, fault: Fault, save_steps: int) -> dict[str, str]:
     """Environment that makes this launch's save at `fault.at_step` fail on rank 1; moved to the
     next save after the checkpoint the launch resumes from, if that is already past it."""
-    from avtpretrain.engine.checkpoint import latest_checkpoint, step_of
+    from avtpretrain.engine.folders import latest_checkpoint, step_of
 
     resumed = latest_checkpoint(out)
     start = step_of(resumed) if resumed else 0
@@ -213,17 +213,19 @@ def faulted_run(corpus, work: Path, args, rng) -> tuple[Path, list[Fault], list[
 
 
 def verdict(out: Path, reference: dict, faults: list[Fault], work: Path, steps: int) -> dict:
-    from avtpretrain.engine.checkpoint import latest_checkpoint
     from avtpretrain.engine.export import export_checkpoint
+    from avtpretrain.engine.folders import latest_checkpoint
 
     final = summary(out) or {"steps": 0, "samples_seen": 0}
     logged = {r["step"] for r in read_log(out) if "train/loss" in r}
     checkpoint = latest_checkpoint(out)
-    export_checkpoint(checkpoint, work / "export")  # vets every file, merges ZeRO, loads strictly
+    if checkpoint is not None:  # vets every file, merges ZeRO, loads strictly
+        export_checkpoint(checkpoint, work / "export")
     lost = {
         "steps_never_trained": len(set(range(1, steps + 1)) - logged),
         "samples_seen_short": reference["samples_seen"] - final["samples_seen"],
         "final_step_short": reference["steps"] - final["steps"],
+        "final_checkpoint_missing": int(checkpoint is None),
     }
     done = final["steps"] == steps
     for fault in faults:
@@ -254,7 +256,8 @@ def report(result: dict) -> None:
         f"steps {final['steps']} / {ref['steps']}, samples seen {final['samples_seen']} / "
         f"{ref['samples_seen']}; samples skipped as unreadable: {result['skipped'] or 'none'}"
     )
-    print(f"data lost: {sum(result['lost'].values())} ({result['lost']}); {result['seconds']} s")
+    lost = sum(abs(v) for v in result["lost"].values())
+    print(f"data lost: {lost} ({result['lost']}); {result['seconds']} s")
 
 
 def main() -> int:
@@ -284,7 +287,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
-    ok = sum(result["lost"].values()) == 0 and all(f["survived"] for f in result["faults"])
+    ok = not any(result["lost"].values()) and all(f["survived"] for f in result["faults"])
     return 0 if ok else 1
 
 

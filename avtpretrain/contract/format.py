@@ -35,6 +35,11 @@ def sanitize_key(key: str) -> str:
     return _KEY_BAD_CHARS.sub("_", key).strip("_") or "_"
 
 
+def is_shard_file(name: str) -> bool:
+    """A plain `NAME.tar` in its folder: no path, no `pipe:`, not hidden."""
+    return _SHARD_FILE.fullmatch(name) is not None
+
+
 def shard_name(prefix: str, group: int, part: int = 0) -> str:
     """`prefix-000012.tar`; a group split by --max_shard_bytes goes on as `prefix-000012_01.tar`."""
     return f"{prefix}-{group:06d}.tar" if part == 0 else f"{prefix}-{group:06d}_{part:02d}.tar"
@@ -61,7 +66,7 @@ def read_sizes(folder: Path) -> dict[str, int]:
     for name, count in sizes.items():
         # The names become paths and webdataset URLs: `pipe:cmd` or `../x` would run a command
         # or read outside the folder.
-        if not _SHARD_FILE.fullmatch(name):
+        if not is_shard_file(name):
             raise ValueError(f"{path}: {name!r} is not a plain shard file name (NAME.tar)")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"{path}: {name}: expected a sample count >= 0, got {count!r}")

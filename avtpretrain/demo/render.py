@@ -1,8 +1,7 @@
 """Pixels and samples for a demo clip: pure numpy, deterministic for a (spec, seed) pair.
 
 Video: the shape (half the frame across) crosses the whole frame in its direction when quick,
-and a third of it when slow, trailing fading copies of itself: large enough for the tiny model to
-see both direction and speed.
+and a third of it when slow: large enough for the tiny model to see both direction and speed.
 Audio: pitch follows the colour, beep rate the speed, timbre the shape, and a pitch glide (up/down)
 or a loudness ramp (right/left) the direction, so audio alone can answer every question.
 """
@@ -23,11 +22,6 @@ PITCH_HZ = {"red": 330.0, "green": 494.0, "blue": 740.0, "yellow": 1109.0}
 BEEPS_PER_S = {"slowly": 2.0, "quickly": 6.0}
 TRAVEL = {"slowly": 0.3, "quickly": 1.0}
 _STEP = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
-# A motion trail: fading copies of the shape behind it, TRAIL_GAP radii apart. It shows the
-# direction in every frame, as motion blur does; without it the tiny model, which has to read
-# direction from the order of 4 frames, stayed at chance on direction in the demo's budget.
-TRAIL_ALPHAS = (0.3, 0.18, 0.08)
-TRAIL_GAP = 0.5
 
 
 def _shape_mask(shape: str, xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, r: float):
@@ -57,11 +51,6 @@ def render_frames(spec: ClipSpec, num_frames: int, size: int, seed: int) -> np.n
         progress = t / max(num_frames - 1, 1)
         cx = (start + sx * travel * progress) * size
         cy = (start_y + sy * travel * progress) * size
-        # Fainter copies behind the shape, farthest first, each blended over the background.
-        for k, alpha in reversed(tuple(enumerate(TRAIL_ALPHAS, start=1))):
-            back = k * TRAIL_GAP * radius
-            ghost = _shape_mask(spec.shape, xx, yy, cx - sx * back, cy - sy * back, radius)
-            frames[t][ghost] = (background[ghost] * (1 - alpha) + color * alpha).astype(np.uint8)
         frames[t][_shape_mask(spec.shape, xx, yy, cx, cy, radius)] = color
     return frames
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,40 +22,16 @@ import torch.distributed as dist
 from deepspeed.runtime.checkpoint_engine.torch_checkpoint_engine import TorchCheckpointEngine
 
 from avtpretrain.dist import DistInfo
+from avtpretrain.engine.collective import main_does
+from avtpretrain.engine.folders import COMPLETE, checkpoints, is_complete, step_of
 from avtpretrain.engine.trust import safe_load
 from avtpretrain.io import atomic_write_text
 
-COMPLETE = "complete.json"
 SUPERSEDED = "superseded"
-_TAG = re.compile(r"^checkpoint-(\d+)$")
 
 
 class CheckpointSaveError(RuntimeError):
     """Some rank could not write its part of a checkpoint."""
-
-
-def step_of(path: Path) -> int:
-    return int(_TAG.match(path.name).group(1))
-
-
-def is_complete(path: Path) -> bool:
-    return (path / COMPLETE).is_file()
-
-
-def checkpoints(output_dir: str | Path, complete_only: bool = True) -> list[Path]:
-    """Checkpoint folders sorted by step (oldest first)."""
-    root = Path(output_dir)
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if p.is_dir() and _TAG.match(p.name)]
-    if complete_only:
-        found = [p for p in found if is_complete(p)]
-    return sorted(found, key=step_of)
-
-
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    found = checkpoints(output_dir)
-    return found[-1] if found else None
 
 
 class GuardedCheckpointEngine(TorchCheckpointEngine):
@@ -82,7 +58,18 @@ class GuardedCheckpointEngine(TorchCheckpointEngine):
 
 def guard(engine: Any, trust: bool) -> None:
     """Give `engine` the guarded checkpoint engine (call once, right after initialize)."""
-    engine.checkpoint_engine = GuardedCheckpointEngine(engine._config, trust)
+    guarded = GuardedCheckpointEngine(engine._config, trust)
+    engine.checkpoint_engine = guarded
+    copy_scripts = engine._copy_recovery_script
+
+    def copy_or_record(save_path: str) -> None:
+        # DeepSpeed's one write on rank 0 that bypasses the checkpoint engine, mid-collective.
+        try:
+            copy_scripts(save_path)
+        except OSError as e:
+            guarded.failures.append(f"{save_path}: recovery scripts: {type(e).__name__}: {e}")
+
+    engine._copy_recovery_script = copy_or_record
 
 
 def _fsync_dir(path: Path) -> None:
@@ -111,23 +98,32 @@ def save_checkpoint(
 ) -> Path:
     """Every rank must call this (ZeRO state is saved per rank)."""
     path = Path(output_dir) / f"checkpoint-{step}"
-    if info.is_main and is_complete(path):
-        # Rewriting a checkpoint (a rerun, a resume from further back): until every new file is
-        # down, this folder must not claim to be complete.
-        (path / COMPLETE).unlink()
-        _fsync_dir(path)
-    dist.barrier()
-    engine.save_checkpoint(str(output_dir), tag=path.name, client_state=client_state)
+    # Rewriting a checkpoint (a rerun, a resume from further back): until every new file is
+    # down, this folder must not claim to be complete.
+    main_does(info.is_main, partial(_unmark, path), f"{path}: removing {COMPLETE}")
+    # save_latest off: DeepSpeed's `latest` file is not read here, and rank 0 would write it
+    # outside the checkpoint engine, mid-collective.
+    engine.save_checkpoint(
+        str(output_dir), tag=path.name, client_state=client_state, save_latest=False
+    )
     failures = _rank_failures(engine)
     if failures:
         raise CheckpointSaveError(f"{path}: save failed on " + "; ".join(failures))
-    if info.is_main:
-        _fsync_dir(path)
-        atomic_write_text(path / COMPLETE, json.dumps({"step": step}))
-        _fsync_dir(path)
-        _prune(Path(output_dir), limit, keep=path)
-    dist.barrier()
+    main_does(info.is_main, partial(_mark, path, step, limit), f"{path}: finishing the save")
     return path
+
+
+def _unmark(path: Path) -> None:
+    if is_complete(path):
+        (path / COMPLETE).unlink()
+        _fsync_dir(path)
+
+
+def _mark(path: Path, step: int, limit: int | None) -> None:
+    _fsync_dir(path)
+    atomic_write_text(path / COMPLETE, json.dumps({"step": step}))
+    _fsync_dir(path)
+    _prune(path.parent, limit, keep=path)
 
 
 def _prune(output_dir: Path, limit: int | None, keep: Path) -> None:
@@ -159,8 +155,6 @@ def tidy_before_resume(output_dir: Path, resume: Path | None) -> list[str]:
 
 def load_checkpoint(engine: Any, path: Path) -> dict:
     """Restore model, optimizer, scheduler and return our client state."""
-    if not is_complete(path):
-        raise FileNotFoundError(f"{path}: incomplete checkpoint (no {COMPLETE}); refusing it")
     loaded, client_state = engine.load_checkpoint(
         str(path.parent), tag=path.name, load_optimizer_states=True, load_lr_scheduler_states=True
     )

@@ -1,12 +1,41 @@
-"""Evaluation helpers that keep ranks in step and bring per-rank results together."""
+"""Keeping ranks in step: evaluation batches, per-rank results, and work only rank 0 does."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
+
+
+class RankFailedError(RuntimeError):
+    """Work rank 0 did for every rank failed; every rank raises this, naming it."""
+
+
+def main_does(
+    is_main: bool, work: Callable[[], T], what: str, keep: tuple[type[Exception], ...] = ()
+) -> T | None:
+    """`work()` on rank 0 only (None elsewhere). If it raises, every rank raises too, instead of
+    the others waiting forever at the next collective: an exception of a `keep` type as itself,
+    any other as RankFailedError naming `what` and the error."""
+    result, failure, error = None, [None], None
+    if is_main:
+        try:
+            result = work()
+        except Exception as e:  # noqa: BLE001 - re-raised below, on every rank
+            error = e
+            failure = [(type(e).__name__, str(e))]
+    dist.broadcast_object_list(failure, src=0)
+    if failure[0] is None:
+        return result
+    name, message = failure[0]
+    same = next((k for k in keep if k.__name__ == name), None)
+    if same is not None:
+        raise same(message) from error
+    raise RankFailedError(f"{what} failed on rank 0: {name}: {message}") from error
 
 
 def max_over_ranks(value: int, device: torch.device) -> int:

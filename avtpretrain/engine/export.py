@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from avtpretrain.config import RecipeConfig, from_dict
-from avtpretrain.engine.checkpoint import latest_checkpoint
+from avtpretrain.engine.folders import is_checkpoint_name, is_complete, latest_checkpoint
 from avtpretrain.engine.trust import UntrustedCheckpointError, safe_load, verify_folder
 from avtpretrain.models.export import export_model
 from avtpretrain.models.model import AVTModel
@@ -68,10 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     checkpoint = args.checkpoint
-    if not checkpoint.name.startswith("checkpoint-"):
+    if not is_checkpoint_name(checkpoint.name):
         checkpoint = latest_checkpoint(checkpoint)
         if checkpoint is None:
             p.exit(2, f"export_checkpoint.py: no complete checkpoint in {args.checkpoint}\n")
+    elif not is_complete(checkpoint):
+        p.exit(2, f"export_checkpoint.py: {checkpoint} is incomplete (no complete.json)\n")
     try:
         paths = export_checkpoint(checkpoint, args.out, args.trust_checkpoint)
     except UntrustedCheckpointError as e:

@@ -7,6 +7,7 @@ import random
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from torch import nn
 
 from avtpretrain.config import FinetuneConfig, RecipeConfig, RunConfig, save_resolved
 from avtpretrain.dist import DistInfo
+from avtpretrain.engine.collective import main_does
 from avtpretrain.engine.distributed import init_distributed
 from avtpretrain.engine.dsconfig import EngineSettings, read_ds_config
 from avtpretrain.lock import FolderBusyError, lock_folder
@@ -88,17 +90,10 @@ def start(cfg: AnyRecipe, ds_path: str, prepare: bool = True) -> Context:
 
 
 def lock_output_dir(output_dir: str, is_main: bool) -> int | None:
-    """Rank 0 takes the output folder's lock; if another run holds it, every rank stops."""
-    lock, refused = None, [None]
-    if is_main:
-        try:
-            lock = lock_folder(output_dir, "training run")
-        except FolderBusyError as e:
-            refused = [str(e)]
-    dist.broadcast_object_list(refused, src=0)
-    if refused[0] is not None:
-        raise FolderBusyError(refused[0])
-    return lock
+    """Rank 0 takes the output folder's lock; if another run holds it (or the folder cannot be
+    made), every rank stops."""
+    lock = partial(lock_folder, output_dir, "training run")
+    return main_does(is_main, lock, f"locking {output_dir}", keep=(FolderBusyError,))
 
 
 def build_same_everywhere(run: RunConfig, info: DistInfo, build: Callable[[], M]) -> M:

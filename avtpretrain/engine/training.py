@@ -15,8 +15,9 @@ import torch.distributed as dist
 from torch import nn
 
 from avtpretrain.config import OptimConfig, RunConfig
-from avtpretrain.engine.checkpoint import guard, is_complete, latest_checkpoint, load_checkpoint
+from avtpretrain.engine.checkpoint import guard, load_checkpoint
 from avtpretrain.engine.dsconfig import EngineSettings
+from avtpretrain.engine.folders import latest_checkpoint, resolve_resume
 from avtpretrain.engine.loop import TrainState
 from avtpretrain.engine.optim import build_optimizer, build_scheduler
 from avtpretrain.engine.stream import Stream
@@ -45,18 +46,7 @@ def build_engine(
 def resume_path(run: RunConfig) -> Path | None:
     """The checkpoint this run continues from, or None for a fresh start."""
     if run.resume_from_checkpoint:
-        given = Path(run.resume_from_checkpoint)
-        path: Path | None = given
-        if given.name == "latest" or (given.is_dir() and not given.name.startswith("checkpoint-")):
-            path = latest_checkpoint(given.parent if given.name == "latest" else given)
-        if path is None or not path.is_dir():
-            raise FileNotFoundError(f"--resume_from_checkpoint {given}: no complete checkpoint")
-        if not is_complete(path):
-            raise FileNotFoundError(
-                f"--resume_from_checkpoint {path}: incomplete (a save that did not finish: "
-                "no complete.json); choose a complete checkpoint"
-            )
-        return path
+        return resolve_resume(run.resume_from_checkpoint)
     if run.overwrite_output_dir:
         return None
     return latest_checkpoint(run.output_dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -64,4 +65,5 @@ def verify_folder(folder: Path, trust: bool = False) -> None:
     if trust:
         return
     for path in sorted(folder.glob("*.pt")):
-        safe_load(path, map_location="cpu", mmap=True)
+        # torch can only mmap its zip format; `checkpoint_serialization: false` writes the old one.
+        safe_load(path, map_location="cpu", mmap=zipfile.is_zipfile(path))

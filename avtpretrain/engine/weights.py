@@ -14,8 +14,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from avtpretrain.engine.checkpoint import latest_checkpoint
 from avtpretrain.engine.export import consolidated_state
+from avtpretrain.engine.folders import is_checkpoint_name, is_complete, latest_checkpoint
 
 EXPORTED = "model.safetensors"
 
@@ -54,7 +54,7 @@ def read_weights(path: str | Path, trust: bool = False) -> tuple[Path, dict[str,
         path = path / EXPORTED
     if path.is_file() and path.suffix == ".safetensors":
         return path, {f"model.{k}": v for k, v in load_file(str(path)).items()}
-    if path.is_dir() and not path.name.startswith("checkpoint-"):
+    if path.is_dir() and not is_checkpoint_name(path.name):
         found = latest_checkpoint(path)
         if found is None:
             raise WeightsError(
@@ -65,6 +65,8 @@ def read_weights(path: str | Path, trust: bool = False) -> tuple[Path, dict[str,
         raise WeightsError(
             f"init_from: {path} is not a .safetensors file, an export folder or a checkpoint"
         )
+    if not is_complete(path):
+        raise WeightsError(f"init_from: {path} is incomplete (a save that did not finish)")
     state, _ = consolidated_state(path, trust)
     return path, state
 

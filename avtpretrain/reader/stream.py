@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from avtpretrain.contract.batch import Batch
 from avtpretrain.dist import DistInfo
+from avtpretrain.reader.counters import Counters
 from avtpretrain.reader.samples import Collator, DecodeError, SampleDecoder
 from avtpretrain.reader.shards import ShardSet
 
@@ -66,7 +67,7 @@ class StreamSpec:
     shuffle_buffer: int
     decoder: SampleDecoder
     collator: Collator
-    max_consecutive_skips: int = 1000
+    max_consecutive_skips: int
 
 
 def _worker() -> tuple[int, int]:
@@ -74,43 +75,7 @@ def _worker() -> tuple[int, int]:
     return (0, 1) if info is None else (info.id, info.num_workers)
 
 
-class StreamStarvedError(RuntimeError):
-    """Too many unreadable samples or shards in a row: the data, not bad luck."""
-
-
-class _Counters:
-    """What a worker read and skipped; stops the stream when nothing readable is left."""
-
-    def __init__(self, shards: str = "", limit: int | None = None) -> None:
-        self.counts: Counter[str] = Counter()
-        self.shards, self.limit, self.in_a_row = shards, limit, 0
-
-    def handler(self, exn: Exception) -> bool:
-        """webdataset's handler hook: count a broken tar or member and keep going."""
-        log.warning("skipping unreadable shard data: %s", exn)
-        self.skipped(type(exn).__name__)
-        return True
-
-    def skipped(self, reason: str) -> None:
-        self.counts[f"skipped/{reason}"] += 1
-        self.in_a_row += 1
-        if self.limit is not None and self.in_a_row >= self.limit:
-            reasons = ", ".join(
-                f"{k.removeprefix('skipped/')}: {v}"
-                for k, v in self.counts.most_common()
-                if k.startswith("skipped/")
-            )
-            raise StreamStarvedError(
-                f"{self.shards}: {self.in_a_row} samples or shards in a row could not be read "
-                f"({reasons}); fix or remove the broken shards (data.max_consecutive_skips "
-                f"sets this limit)"
-            )
-
-    def read_one(self) -> None:
-        self.in_a_row = 0
-
-
-def _decoded(samples: Iterator[dict], decoder: SampleDecoder, seed: int, counters: _Counters):
+def _decoded(samples: Iterator[dict], decoder: SampleDecoder, seed: int, counters: Counters):
     """Decode late (after the shuffle buffer); count and drop what fails.
 
     Each sample's randomness (frames, crops, caption) is seeded by its position in the stream, so
@@ -156,9 +121,9 @@ class TrainDataset(IterableDataset):
         logical = (physical + state.batches) % workers
         done = max(0, -(-(state.batches - logical) // workers))
         seed = make_seed(spec.seed, spec.dist.rank, logical, state.epoch)
-        counters = _Counters(spec.shards.describe(), spec.max_consecutive_skips)
+        counters = Counters(spec.shards.describe(), spec.max_consecutive_skips)
         urls = self._urls(random.Random(make_seed(seed, "urls")), counters)
-        raw = wds.tarfile_to_samples(handler=counters.handler)(urls)
+        raw = counters.readable(wds.tarfile_to_samples(handler=counters.handler)(urls))
         shuffle_rng = random.Random(make_seed(seed, "shuffle"))
         shuffled = wds.shuffle(spec.shuffle_buffer, initial=spec.shuffle_buffer, rng=shuffle_rng)(
             raw
@@ -175,7 +140,7 @@ class TrainDataset(IterableDataset):
             batch["counters"] = dict(counters.counts)
             yield batch
 
-    def _urls(self, rng: random.Random, counters: _Counters) -> Iterator[dict[str, str]]:
+    def _urls(self, rng: random.Random, counters: Counters) -> Iterator[dict[str, str]]:
         urls, weights = self.spec.shards.urls, self.spec.shards.weights
         while True:
             counters.counts["shards_opened"] += 1
@@ -191,7 +156,7 @@ class EvalDataset(IterableDataset):
         spec = self.spec
         worker, workers = _worker()
         mine = spec.shards.urls[spec.dist.rank :: spec.dist.world_size][worker::workers]
-        counters = _Counters()
+        counters = Counters()
         counters.counts["shards_opened"] = len(mine)
         raw = wds.tarfile_to_samples(handler=counters.handler)({"url": u} for u in mine)
         seed = make_seed(spec.seed, spec.dist.rank, worker)

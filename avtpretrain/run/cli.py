@@ -40,7 +40,9 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)  # the launcher's
     p.add_argument(
         "--trust_checkpoint",
-        action="store_true",
+        dest="overrides",
+        action="append_const",
+        const="run.trust_checkpoint=true",
         help="load checkpoint files that hold more than weights (a pickle can run code); "
         "only for files whose origin you trust",
     )
@@ -60,8 +62,6 @@ def _as_overrides(args: argparse.Namespace) -> None:
             args.overrides.append(f"{key}={value}")
     if args.overwrite_output_dir:
         args.overrides.append("run.overwrite_output_dir=true")
-    if args.trust_checkpoint:
-        args.overrides.append("run.trust_checkpoint=true")
 
 
 def parse_args(
@@ -135,8 +135,6 @@ def inference(kind: str, argv: list[str] | None = None) -> int:
         help="results go to OUTPUT_DIR/eval/<split>/ (default: the recipe's run.output_dir)",
     )
     args = p.parse_args(argv)
-    if args.trust_checkpoint:
-        args.overrides.append("run.trust_checkpoint=true")
     cfg = _downstream_config(p, args, kind)
     ds = cfg.downstream
     splits = args.split or [n for n, a in (("val", ds.val_ann), ("test", ds.test_ann)) if a]
@@ -162,15 +160,22 @@ def _check_inputs(parser: argparse.ArgumentParser, check: Callable[[], None]) ->
 def _input_errors_exit(parser: argparse.ArgumentParser, run: Callable[[], int]) -> int:
     """Bad annotations, missing videos, unusable or untrusted weights, a DeepSpeed JSON that
     DeepSpeed's own config classes refuse, an output folder another run holds: one line and
-    exit 2, no traceback."""
+    exit 2, no traceback. A save that failed on some rank, work rank 0 could not do, data with
+    nothing readable left: one line and exit 1."""
+    from avtpretrain.engine.checkpoint import CheckpointSaveError
+    from avtpretrain.engine.collective import RankFailedError
     from avtpretrain.engine.dsconfig import DSConfigError
     from avtpretrain.engine.trust import UntrustedCheckpointError
     from avtpretrain.engine.weights import WeightsError
     from avtpretrain.lock import FolderBusyError
     from avtpretrain.reader.annotations import AnnotationError
+    from avtpretrain.reader.counters import StreamStarvedError
 
     refused = (AnnotationError, WeightsError, DSConfigError, UntrustedCheckpointError)
+    failed = (CheckpointSaveError, RankFailedError, StreamStarvedError)
     try:
         return run()
     except (*refused, FolderBusyError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
+    except failed as err:  # raised on every rank alike: the run cannot go on
+        parser.exit(1, f"{parser.prog}: error: {err}\n")

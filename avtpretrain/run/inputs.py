@@ -16,6 +16,7 @@ from pathlib import Path
 from avtpretrain.config import DataConfig, FinetuneConfig, ModelConfig, RecipeConfig, RunConfig
 from avtpretrain.config.model import MODALITIES
 from avtpretrain.engine.dsconfig import DSConfigError, check_ds_config
+from avtpretrain.engine.folders import resolve_resume
 from avtpretrain.reader.shards import resolve_shards
 
 TOKENIZER = (
@@ -83,10 +84,14 @@ def _resume(run: RunConfig) -> None:
         path = Path(run.resume_from_checkpoint)
         folder = path.parent if path.name == "latest" else path
         _folder("run.resume_from_checkpoint", folder, "a run folder or a checkpoint-N folder")
+        try:
+            resolve_resume(path)
+        except FileNotFoundError as err:
+            raise InputError(f"run.{str(err).removeprefix('--')}") from None
 
 
 def _init_from(path: str) -> None:
-    """The shapes engine/weights.py accepts; whether a checkpoint is complete is its call."""
+    """The shapes engine/weights.py accepts (which also refuses an incomplete checkpoint)."""
     where = Path(path)
     if not where.exists():
         raise InputError(f"downstream.init_from: {path} does not exist (expected {WEIGHTS})")

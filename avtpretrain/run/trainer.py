@@ -9,14 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import torch.distributed as dist
 from torch import nn
 
 from avtpretrain.config import to_dict
 from avtpretrain.engine.checkpoint import save_checkpoint, tidy_before_resume
+from avtpretrain.engine.collective import main_does
 from avtpretrain.engine.logger import RunLogger
 from avtpretrain.engine.loop import LoopHooks, TrainState, Where, train
 from avtpretrain.engine.session import AnyRecipe, Context
@@ -51,8 +52,8 @@ def fit(
     """Train `task` on `stream` under DeepSpeed, resuming from the output folder when it can."""
     run, info, settings = cfg.run, ctx.info, ctx.settings
     resume = resume_path(run)
-    tidied = tidy_before_resume(Path(run.output_dir), resume) if info.is_main else []
-    dist.barrier()
+    tidy = partial(tidy_before_resume, Path(run.output_dir), resume)
+    tidied = main_does(info.is_main, tidy, "tidying checkpoints before the start") or []
     steps = count_steps(run, stream.batches_per_epoch, settings.grad_accum)
     engine = build_engine(task, cfg.optim, settings, steps, trust=run.trust_checkpoint)
     state = TrainState() if resume is None else restore(engine, resume, stream, info.rank)

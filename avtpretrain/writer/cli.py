@@ -135,6 +135,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.max_source_pixels < 4 or args.max_duration_s <= 0 or args.max_caption_chars < 1:
         p.error("--max_source_pixels must be >= 4, --max_duration_s > 0, --max_caption_chars >= 1")
     args.prefix = args.prefix or fmt.sanitize_key(args.manifest.stem)
+    if not fmt.is_shard_file(fmt.shard_name(args.prefix, 0)):
+        # The reader accepts only plain NAME.tar shard names (see read_sizes).
+        p.error(
+            f"--prefix {args.prefix!r}: expected letters, digits, '_', '-' or '.', starting with a "
+            "letter, digit or '_'"
+        )
     args.output_dir = args.output_dir or Path("shards") / args.prefix
     return args
 

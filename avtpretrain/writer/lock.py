@@ -9,7 +9,7 @@ sharing the folder take `.progress/lock-settings` in turn to check and record th
 The locks are flock(2) locks: the kernel drops them when the holder dies, however it dies, so a
 lock file left by a killed run blocks nothing. The file only says who held it last (pid@host),
 for the message. flock is per open file, and forked pool workers inherit it: they close their
-copies (`close_inherited`), or a worker outliving a killed parent for a moment would still hold it.
+copies (see avtpretrain.lock), or a worker outliving a killed parent would still hold it.
 """
 
 from __future__ import annotations
@@ -20,21 +20,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from avtpretrain.lock import read_holder, try_lock
+from avtpretrain.lock import FolderBusyError, read_holder, release, try_lock
 from avtpretrain.writer.shardwriter import PROGRESS_DIR
 
 FOLDER_LOCK = "lock"
-
-
-class FolderBusy(RuntimeError):  # noqa: N818 - reads as "raise FolderBusy(folder, holder)"
-    """Another run holds the folder (or this job of it)."""
-
-
-class FolderLock:
-    """The locks one run holds; `fds` are what forked workers must close."""
-
-    def __init__(self) -> None:
-        self.fds: list[int] = []
 
 
 def _is_held(path: Path) -> bool:
@@ -60,7 +49,7 @@ def _holders(out_dir: Path, tried: Path) -> str:
 def _take(path: Path, shared: bool, out_dir: Path) -> int:
     fd = try_lock(path, shared)
     if fd is None:
-        raise FolderBusy(
+        raise FolderBusyError(
             f"{out_dir} is in use by another make_shards.py run ({_holders(out_dir, path)}); "
             "wait for it to finish or use another --output_dir"
         )
@@ -68,17 +57,15 @@ def _take(path: Path, shared: bool, out_dir: Path) -> int:
 
 
 @contextmanager
-def folder_lock(out_dir: Path, *, job_index: int = 0, num_jobs: int = 1) -> Iterator[FolderLock]:
-    """Hold the output folder for this run (or job); raises FolderBusy when another run has it."""
+def folder_lock(out_dir: Path, *, job_index: int = 0, num_jobs: int = 1) -> Iterator[None]:
+    """Hold the output folder for this run (or job); raises FolderBusyError when another run
+    has it."""
     progress = Path(out_dir) / PROGRESS_DIR
     progress.mkdir(parents=True, exist_ok=True)
-    held = FolderLock()
     with ExitStack() as stack:
         for name, shared in _locks(job_index, num_jobs):
-            fd = _take(progress / name, shared, Path(out_dir))
-            stack.callback(os.close, fd)
-            held.fds.append(fd)
-        yield held
+            stack.callback(release, _take(progress / name, shared, Path(out_dir)))
+        yield
 
 
 @contextmanager
@@ -96,9 +83,3 @@ def _locks(job_index: int, num_jobs: int) -> list[tuple[str, bool]]:
     if num_jobs == 1:
         return [(FOLDER_LOCK, False)]
     return [(FOLDER_LOCK, True), (f"{FOLDER_LOCK}-job{job_index}", False)]
-
-
-def close_inherited(fds: list[int]) -> None:
-    """In a forked worker: close its copies of the parent's lock files; the parent keeps them."""
-    for fd in fds:
-        os.close(fd)

@@ -17,6 +17,7 @@ from collections import Counter
 
 from avtpretrain.contract import format as fmt
 from avtpretrain.io import atomic_write_text
+from avtpretrain.lock import FolderBusyError
 from avtpretrain.writer import shardwriter as sw
 from avtpretrain.writer.build import BuildSettings
 from avtpretrain.writer.cli import build_settings, missing_root, parse_args
@@ -27,7 +28,7 @@ from avtpretrain.writer.folder import (
     fingerprint,
     remove_prefix,
 )
-from avtpretrain.writer.lock import FolderBusy, folder_lock, settings_lock
+from avtpretrain.writer.lock import folder_lock, settings_lock
 from avtpretrain.writer.manifest import ManifestError, SourceSample, read_manifest
 from avtpretrain.writer.pool import run_groups
 from avtpretrain.writer.summary import print_summary
@@ -55,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     # --merge_only rewrites the folder's totals: it must not run beside any job.
     num_jobs = 1 if args.merge_only else args.num_jobs
     try:
-        with folder_lock(args.output_dir, job_index=args.job_index, num_jobs=num_jobs) as lock:
-            return _run(args, settings, fmt_name, samples, lock.fds)
-    except (FolderBusy, FolderError) as err:
+        with folder_lock(args.output_dir, job_index=args.job_index, num_jobs=num_jobs):
+            return _run(args, settings, fmt_name, samples)
+    except (FolderBusyError, FolderError) as err:
         print(f"make_shards.py: {err}", file=sys.stderr)
         return 2
 
@@ -67,7 +68,6 @@ def _run(
     settings: BuildSettings,
     fmt_name: str,
     samples: list[SourceSample],
-    lock_fds: list[int],
 ) -> int:
     """Everything done while holding the folder: write this job's groups, merge, summarise."""
     out_dir, prefix, per = args.output_dir, args.prefix, args.samples_per_shard
@@ -83,7 +83,7 @@ def _run(
     started = time.perf_counter()
     records, stopped = [], False
     if todo and not args.merge_only:
-        records, stopped = _write(args, settings, groups, mine, todo, lock_fds)
+        records, stopped = _write(args, settings, groups, mine, todo)
     elapsed = time.perf_counter() - started
     stats = sw.merge_records(out_dir, prefix, len(groups))
     stats["last_run"] = _last_run(args, records, len(mine) - len(todo), elapsed)
@@ -120,7 +120,6 @@ def _write(
     groups: list,
     mine: list[int],
     todo: list[int],
-    lock_fds: list[int],
 ) -> tuple[list, bool]:
     """Write this job's unfinished groups; returns (records, stopped for too many errors)."""
     out_dir, prefix = args.output_dir, args.prefix
@@ -134,7 +133,7 @@ def _write(
         len(r["errors"]) for r in sw.load_records(out_dir, prefix) if r["group"] in mine
     )
     jobs = [(sw.GroupSpec(g, prefix, str(out_dir), args.max_shard_bytes), groups[g]) for g in todo]
-    return run_groups(jobs, settings, args.workers, args.max_errors, done_errors, lock_fds)
+    return run_groups(jobs, settings, args.workers, args.max_errors, done_errors)
 
 
 def _last_run(args: argparse.Namespace, records: list[dict], skipped: int, elapsed: float) -> dict:

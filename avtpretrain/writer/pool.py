@@ -14,19 +14,15 @@ from tqdm import tqdm
 
 from avtpretrain.writer import shardwriter as sw
 from avtpretrain.writer.build import BuildSettings
-from avtpretrain.writer.lock import close_inherited
 from avtpretrain.writer.manifest import SourceSample
 
 _COUNTER: Any = None  # a worker process's shared progress counter, set by its initializer
 _PARENT = 0
 
 
-def _init_worker(counter: Any, lock_fds: list[int]) -> None:
+def _init_worker(counter: Any) -> None:
     global _COUNTER, _PARENT
     _COUNTER, _PARENT = counter, os.getppid()
-    # The output folder's lock belongs to the parent: a worker still dying after a kill -9 of
-    # the parent must not keep the rerun out.
-    close_inherited(lock_fds)
     # A worker must not outlive a killed parent: a rerun would rebuild the same group beside it.
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
@@ -49,16 +45,12 @@ def run_groups(
     workers: int,
     max_errors: int | None,
     errors_before: int,
-    lock_fds: list[int] | None = None,
 ) -> tuple[list[dict], bool]:
-    """Write the groups; returns (records, whether it stopped early for too many errors).
-
-    `lock_fds`: the parent's folder-lock files, which forked workers close.
-    """
+    """Write the groups; returns (records, whether it stopped early for too many errors)."""
     total = sum(len(sources) for _, sources in todo)
     # The pool forks before the progress bar starts its monitor thread: forking a process that
     # has threads is unsafe, and fork (unlike spawn) costs the workers no start-up imports.
-    pool = _Pool(todo, settings, workers, lock_fds or []) if workers > 1 else None
+    pool = _Pool(todo, settings, workers) if workers > 1 else None
     records, errors = [], errors_before
     with tqdm(total=total, desc="samples", unit="sample", smoothing=0.1) as bar:
         results = pool.records(bar) if pool else _inline(todo, settings, bar)
@@ -82,14 +74,14 @@ def _inline(todo, settings: BuildSettings, bar: tqdm):
 class _Pool:
     """Worker processes writing whole groups, with a shared per-sample progress counter."""
 
-    def __init__(self, todo, settings: BuildSettings, workers: int, lock_fds: list[int]) -> None:
+    def __init__(self, todo, settings: BuildSettings, workers: int) -> None:
         ctx = mp.get_context("fork")
         self.counter = ctx.Value("q", 0)
         self.executor = ProcessPoolExecutor(
             max_workers=min(workers, len(todo)),
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(self.counter, lock_fds),
+            initargs=(self.counter,),
         )
         self.pending = {self.executor.submit(_run_group, s, src, settings) for s, src in todo}
 

@@ -4,28 +4,23 @@ fails every rank instead of leaving the others waiting."""
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 from torch import nn
 
 from avtpretrain.config import RunConfig
-from avtpretrain.dist import DistInfo
 from avtpretrain.engine.checkpoint import (
-    COMPLETE,
     SUPERSEDED,
     CheckpointSaveError,
     _prune,
-    checkpoints,
     save_checkpoint,
     tidy_before_resume,
 )
-from avtpretrain.engine.distributed import free_port
+from avtpretrain.engine.folders import COMPLETE, checkpoints
 from avtpretrain.engine.training import resume_path
+from tests.engine.spawned import run_ranks
 
 DS_CONFIG = {
     "train_micro_batch_size_per_gpu": 2,
@@ -111,20 +106,15 @@ def _failing_save(engine: object, fail_on: str) -> None:
     torch.save = save
 
 
-def _rank(rank: int, port: int, out: str, fail_rank: int, fail_on: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1")
-    os.environ.update(MASTER_PORT=str(port), DS_ACCELERATOR="cpu")
-    from avtpretrain.engine.distributed import init_distributed
-
-    info, _ = init_distributed("cpu")
+def _save_twice(info, out: str, fail_rank: int, fail_on: str) -> None:
     engine = _engine()
     save_checkpoint(engine, out, 1, {"train": {}}, info, limit=None)
-    if rank == fail_rank:
+    if info.rank == fail_rank:
         _failing_save(engine, fail_on)
     try:
         save_checkpoint(engine, out, 1, {"train": {}}, info, limit=None)
     except CheckpointSaveError as e:
-        Path(out, f"error-{rank}.txt").write_text(str(e))
+        Path(out, f"error-{info.rank}.txt").write_text(str(e))
 
 
 @pytest.mark.parametrize("fail_on", ["optim_states", "model_states"])
@@ -133,20 +123,8 @@ def test_a_failing_save_on_one_rank_fails_every_rank_and_leaves_no_marker(
 ) -> None:
     # Rank 1 writes only its optimizer partition; rank 0 writes the model states too.
     fail_rank = 1 if fail_on == "optim_states" else 0
-    ctx = mp.start_processes(
-        _rank,
-        args=(free_port(), str(tmp_path), fail_rank, fail_on),
-        nprocs=2,
-        join=False,
-        start_method="spawn",
-    )
     # Before the fix, the healthy rank waited at DeepSpeed's barrier forever.
-    deadline = time.monotonic() + 300
-    while not ctx.join(timeout=5):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            pytest.fail("a rank was still waiting 300 s after the other's save failed")
+    run_ranks(_save_twice, str(tmp_path), fail_rank, fail_on, world=2)
     for rank in (0, 1):
         error = (tmp_path / f"error-{rank}.txt").read_text()
         assert f"rank {fail_rank}: " in error and DISK_FULL in error, error
@@ -154,22 +132,30 @@ def test_a_failing_save_on_one_rank_fails_every_rank_and_leaves_no_marker(
     assert not (tmp_path / "checkpoint-1" / COMPLETE).exists()
 
 
-def test_save_writes_the_marker_after_the_files(tmp_path, monkeypatch) -> None:
-    import torch.distributed as dist
+def _save_recording_order(info, out: str) -> None:
+    import avtpretrain.engine.checkpoint as ckpt
 
-    from avtpretrain.engine.distributed import init_distributed
+    events: list[str] = []
+    real_save, real_mark = ckpt.GuardedCheckpointEngine.save, ckpt.atomic_write_text
 
-    world_of_one = dict(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1")
-    for name, value in {**world_of_one, "MASTER_PORT": str(free_port())}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DS_ACCELERATOR", "cpu")
-    init_distributed("cpu")
-    try:
-        engine = _engine()
-        path = save_checkpoint(engine, tmp_path, 3, {"train": {}}, DistInfo(), limit=1)
-        marker = json.loads((path / COMPLETE).read_text())
-        files = [p for p in path.iterdir() if p.suffix == ".pt"]
-        assert marker == {"step": 3} and len(files) == 2
-        assert all(p.stat().st_mtime_ns <= (path / COMPLETE).stat().st_mtime_ns for p in files)
-    finally:
-        dist.destroy_process_group()
+    def save(self, state_dict, path) -> None:
+        real_save(self, state_dict, path)
+        events.append(f"file {Path(path).name} on disk: {Path(path).is_file()}")
+
+    def mark(path, text):
+        events.append(f"marker after {len(events)} files")
+        return real_mark(path, text)
+
+    ckpt.GuardedCheckpointEngine.save, ckpt.atomic_write_text = save, mark
+    save_checkpoint(_engine(), out, 3, {"train": {}}, info, limit=1)
+    Path(out, "events.json").write_text(json.dumps(events))
+
+
+def test_save_writes_the_marker_after_the_files(tmp_path) -> None:
+    run_ranks(_save_recording_order, str(tmp_path))
+    path = tmp_path / "checkpoint-3"
+    assert json.loads((path / COMPLETE).read_text()) == {"step": 3}
+    files = sorted(p.name for p in path.iterdir() if p.suffix == ".pt")
+    assert len(files) == 2 and not (tmp_path / "latest").exists()
+    events = json.loads((tmp_path / "events.json").read_text())
+    assert events == [f"file {n} on disk: True" for n in files] + ["marker after 2 files"]

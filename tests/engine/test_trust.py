@@ -4,18 +4,17 @@ files this project's own DeepSpeed configs write still load."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from avtpretrain.engine.checkpoint import COMPLETE
-from avtpretrain.engine.distributed import free_port
 from avtpretrain.engine.export import main as export_main
+from avtpretrain.engine.folders import COMPLETE
 from avtpretrain.engine.trust import UntrustedCheckpointError, safe_load, verify_folder
 from avtpretrain.engine.weights import read_weights
+from tests.engine.spawned import run_ranks
 
 REPO = Path(__file__).resolve().parents[2]
 # Configs whose optimizer runs on this CPU: fp16 needs CUDA, offload a compiled CPU Adam.
@@ -66,42 +65,30 @@ def test_export_of_a_crafted_checkpoint_exits_2_naming_the_flag(tmp_path, capsys
     assert "--trust_checkpoint" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def world_of_one():
-    import torch.distributed as dist
-
-    from avtpretrain.engine.distributed import init_distributed
-
-    env = dict(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1")
-    saved = {k: os.environ.get(k) for k in [*env, "MASTER_PORT", "DS_ACCELERATOR"]}
-    os.environ.update(env, MASTER_PORT=str(free_port()), DS_ACCELERATOR="cpu")
-    init_distributed("cpu")
-    yield
-    dist.destroy_process_group()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.mark.parametrize("config", CPU_CONFIGS)
-def test_checkpoints_of_every_cpu_config_load_safely(world_of_one, tmp_path, config) -> None:
+def _save_and_load_each(info, configs: list[str], out: str) -> None:
     import deepspeed
 
     from avtpretrain.engine.checkpoint import guard
 
-    settings = json.loads((REPO / "ds_configs" / f"{config}.json").read_text())
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 2))
-    optimizer = torch.optim.AdamW(model.parameters())
-    engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=settings)
-    guard(engine, trust=False)
-    dtype = next(engine.module.parameters()).dtype
-    loss = engine(torch.randn(settings["train_micro_batch_size_per_gpu"], 8, dtype=dtype)).sum()
-    engine.backward(loss)
-    engine.step()
-    engine.save_checkpoint(str(tmp_path), tag="checkpoint-1", client_state={"train": {"step": 1}})
-    verify_folder(tmp_path / "checkpoint-1")
-    loaded, client = engine.load_checkpoint(str(tmp_path), tag="checkpoint-1")
-    assert loaded is not None and client["train"] == {"step": 1}
+    for config in configs:
+        settings = json.loads((REPO / "ds_configs" / f"{config}.json").read_text())
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+        optimizer = torch.optim.AdamW(model.parameters())
+        engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=settings)
+        guard(engine, trust=False)
+        dtype = next(engine.module.parameters()).dtype
+        batch = torch.randn(settings["train_micro_batch_size_per_gpu"], 8, dtype=dtype)
+        engine.backward(engine(batch).sum())
+        engine.step()
+        folder = Path(out) / config
+        engine.save_checkpoint(str(folder), tag="checkpoint-1", client_state={"train": {"n": 1}})
+        verify_folder(folder / "checkpoint-1")
+        loaded, client = engine.load_checkpoint(str(folder), tag="checkpoint-1")
+        if loaded is not None and client["train"] == {"n": 1}:
+            (Path(out) / f"{config}.ok").touch()
+
+
+def test_checkpoints_of_every_cpu_config_load_safely(tmp_path) -> None:
+    run_ranks(_save_and_load_each, CPU_CONFIGS, str(tmp_path))
+    assert sorted(p.stem for p in tmp_path.glob("*.ok")) == CPU_CONFIGS

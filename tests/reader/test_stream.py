@@ -6,39 +6,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from avtpretrain.config import load_recipe
 from avtpretrain.dist import DistInfo
 from avtpretrain.reader.loaders import eval_stream, stream_spec, train_stream
 from avtpretrain.reader.stream import DataState, TrainStream, check_enough_shards
-from avtpretrain.reader.tokenizer import shard_captions, train_wordpiece
 from avtpretrain.writer.make_shards import main as make_shards
 from tests.factory import seed_args, seed_dataset
-
-REPO = Path(__file__).resolve().parents[2]
-NUM_CLIPS = 13  # with 3 per shard: sizes 3, 3, 3, 3, 1 (uneven on purpose)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = seed_dataset(tmp_path_factory.mktemp("stream"), NUM_CLIPS).parent
-    shards = root / "shards"
-    assert make_shards(seed_args(root, shards, "--samples_per_shard", "3")) == 0
-    tokenizer = train_wordpiece(shard_captions([str(shards)]), 200, root / "tokenizer")
-    return shards, tokenizer
-
-
-def config(corpus: tuple[Path, Path], *overrides: str):
-    shards, tokenizer = corpus
-    return load_recipe(
-        REPO / "pretrain/demo.yaml",
-        [
-            f"data.train_shards=[{shards}]",
-            f"data.val_shards=[{shards}]",
-            f"data.tokenizer={tokenizer}",
-            "data.shuffle_buffer=4",
-            *overrides,
-        ],
-    )
+from tests.reader.conftest import NUM_CLIPS
+from tests.reader.recipes import config
 
 
 def stream(corpus, rank=0, world=2, workers=2, seed=0, state=None, batch=2) -> TrainStream:

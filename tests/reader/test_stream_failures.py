@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from avtpretrain.dist import DistInfo
+from avtpretrain.reader.counters import StreamStarvedError
 from avtpretrain.reader.loaders import stream_spec, train_stream
 from avtpretrain.reader.shards import resolve_shards
-from avtpretrain.reader.stream import StreamStarvedError, eval_batches
-from tests.reader.test_stream import config, corpus  # noqa: F401 - the module's fixture
+from avtpretrain.reader.stream import eval_batches
+from tests.reader.recipes import config
 
 
 def _copy(shards: Path, to: Path) -> Path:
@@ -38,7 +39,7 @@ def test_sizes_json_names_must_be_plain_shard_files(tmp_path, name) -> None:
     assert not (folder / "PWNED").exists() and not Path("PWNED").exists()
 
 
-def test_sizes_json_naming_a_missing_shard_is_refused(corpus, tmp_path) -> None:  # noqa: F811
+def test_sizes_json_naming_a_missing_shard_is_refused(corpus, tmp_path) -> None:
     folder = _copy(corpus[0], tmp_path / "shards")
     next(folder.glob("*.tar")).unlink()
     with pytest.raises(ValueError, match="not in the folder"):
@@ -56,7 +57,7 @@ def test_all_shards_empty_names_the_spec(tmp_path) -> None:
         resolve_shards([str(folder)])
 
 
-def test_a_stream_with_nothing_readable_stops_naming_the_shards(corpus, tmp_path) -> None:  # noqa: F811
+def test_a_stream_with_nothing_readable_stops_naming_the_shards(corpus, tmp_path) -> None:
     folder = _copy(corpus[0], tmp_path / "broken")
     for tar in folder.glob("*.tar"):
         tar.write_bytes(b"this is not a tar file" * 100)
@@ -66,7 +67,7 @@ def test_a_stream_with_nothing_readable_stops_naming_the_shards(corpus, tmp_path
         next(iter(stream))
 
 
-def test_an_evaluation_shard_deleted_before_evaluation_is_an_error(corpus, tmp_path) -> None:  # noqa: F811
+def test_an_evaluation_shard_deleted_before_evaluation_is_an_error(corpus, tmp_path) -> None:
     folder = _copy(corpus[0], tmp_path / "val")
     cfg = config((folder, corpus[1]), "data.num_workers=0")
     spec = stream_spec(cfg.model, cfg.data, train=False, batch_size=2, dist=DistInfo(), seed=0)

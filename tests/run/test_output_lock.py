@@ -10,18 +10,30 @@ import sys
 
 import pytest
 
-from avtpretrain.lock import LOCK_NAME, FolderBusyError, lock_folder
+from avtpretrain.lock import LOCK_NAME, FolderBusyError, lock_folder, release
 from tests.run.conftest import REPO, pretrain_cmd
 
-HOLD = "from avtpretrain.lock import lock_folder; import sys, time; lock_folder(sys.argv[1], 'x'); print('held', flush=True); time.sleep(600)"  # noqa: E501
+# Takes the lock, optionally forks a child that lives on (as a DataLoader worker does), says so.
+HOLD = """
+import os, sys, time
+from avtpretrain.lock import lock_folder
+lock_folder(sys.argv[1], "x")
+child = os.fork() if sys.argv[2] == "fork" else -1
+if child == 0:
+    time.sleep(600)
+    os._exit(0)
+print("held", child, flush=True)
+time.sleep(600)
+"""
 
 
-def _holder(folder) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(folder)], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout.readline().strip() == "held"
-    return proc
+def _holder(folder, fork: bool = False) -> tuple[subprocess.Popen, int]:
+    """The holding process, and its forked child's pid (-1 without one)."""
+    args = [sys.executable, "-c", HOLD, str(folder), "fork" if fork else "no"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    said, child = proc.stdout.readline().split()
+    assert said == "held"
+    return proc, int(child)
 
 
 def test_second_holder_is_refused_naming_the_first(tmp_path) -> None:
@@ -30,22 +42,28 @@ def test_second_holder_is_refused_naming_the_first(tmp_path) -> None:
         with pytest.raises(FolderBusyError, match=rf"another training run .*\({os.getpid()}@"):
             lock_folder(tmp_path, "training run")
     finally:
-        os.close(fd)
-    os.close(lock_folder(tmp_path, "training run"))  # released: free again
+        release(fd)
+    release(lock_folder(tmp_path, "training run"))  # released: free again
 
 
-def test_a_killed_holder_leaves_a_file_but_no_lock(tmp_path) -> None:
-    proc = _holder(tmp_path)
+@pytest.mark.parametrize("fork", [False, True])
+def test_a_killed_holder_leaves_a_file_but_no_lock(tmp_path, fork) -> None:
+    proc, child = _holder(tmp_path, fork)
     with pytest.raises(FolderBusyError, match=str(proc.pid)):
         lock_folder(tmp_path, "training run")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert (tmp_path / LOCK_NAME).is_file()
-    os.close(lock_folder(tmp_path, "training run"))
+    try:
+        # A forked child still running (a worker that has not noticed yet) holds no lock.
+        release(lock_folder(tmp_path, "training run"))
+    finally:
+        if child > 0:
+            os.kill(child, signal.SIGKILL)
 
 
 def test_pretraining_into_a_folder_another_run_holds_exits_2(corpus, tmp_path) -> None:
-    proc = _holder(tmp_path)
+    proc, _ = _holder(tmp_path)
     try:
         env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
         cmd = pretrain_cmd(corpus, tmp_path, "zero2_fp32", "--max_steps", "2")

@@ -141,3 +141,13 @@ def test_help_states_the_max_errors_default(capsys: pytest.CaptureFixture[str]) 
         main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--max_errors" in text and "default: no limit" in text
+
+
+@pytest.mark.parametrize("prefix", ["-train", "my data", ".hidden", "a/b"])
+def test_a_prefix_the_reader_would_refuse_is_refused_up_front(
+    seed_root: Path, tmp_path: Path, prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main([*seed_args(seed_root, tmp_path / "out"), "--prefix", prefix])
+    assert stop.value.code == 2 and "--prefix" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
