@@ -66,15 +66,34 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = (), kind: type[R] =
     raw = read_yaml(path)
     model = raw.get("model")
     if isinstance(model, str):
-        raw["model"] = load_model_config(model, path)
+        raw["model"] = to_dict(load_model_config(model, path))
     elif model is None:
         raise ConfigError(
             f"{path}: model: required key is missing (a model_configs name or mapping)"
         )
+    _start_from(raw, path)
     config = from_dict(kind, raw, source=str(path))
     if overrides:
         config = from_dict(kind, apply_overrides(to_dict(config), list(overrides)), "--set")
     return config
+
+
+def _start_from(raw: dict[str, Any], path: Path) -> None:
+    """A recipe's `pretrained: {tower: folder}` names the folder each tower (and the fusion)
+    starts from; it is written into the model config, where the resolved config keeps it."""
+    folders = raw.pop("pretrained", None)
+    if folders is None:
+        return
+    parts = ("text", "audio", "video", "fusion")
+    if not isinstance(folders, dict) or not isinstance(raw["model"], dict):
+        wanted = ", ".join(parts)
+        raise ConfigError(f"{path}: pretrained: expected a mapping of {wanted} to folders")
+    for part, folder in folders.items():
+        if part not in parts or not isinstance(folder, str):
+            raise ConfigError(
+                f"{path}: pretrained.{part}: expected one of {', '.join(parts)} naming a folder"
+            )
+        raw["model"].setdefault(part, {})["pretrained"] = folder
 
 
 def save_resolved(config: Any, run_dir: str | Path) -> Path:

@@ -131,6 +131,9 @@ class FusionConfig:
     num_layers: int
     num_heads: int
     intermediate_size: int
+    # A local google/vit-base-patch16-224-in21k-style folder whose blocks start the fusion layers
+    # (its shape must match the four fields above; its LayerNorm eps replaces torch's 1e-5).
+    pretrained: str | None = None
     gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:

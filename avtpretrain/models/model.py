@@ -16,6 +16,7 @@ from avtpretrain.models.encoders.registry import (
     lookup,
 )
 from avtpretrain.models.fusion import Fusion
+from avtpretrain.models.loading import TowerLoad
 
 
 class LogitScale(nn.Module):
@@ -78,6 +79,11 @@ class AVTModel(nn.Module):
             k = keep[m]
             full[m] = k.unsqueeze(1).expand(-1, t.shape[1]) if k.dim() == 1 else k.bool()
         return self.fusion(tokens, full)
+
+    def load_reports(self) -> list[TowerLoad]:
+        """What each part started from, for the parts built from a pretrained folder."""
+        parts = [*(getattr(self, m) for m in MODALITIES), self.fusion]
+        return [p.load_report for p in parts if getattr(p, "load_report", None) is not None]
 
     def fuse_text_video(
         self,

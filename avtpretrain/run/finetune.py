@@ -17,6 +17,9 @@ def run_finetune(cfg: FinetuneConfig, ds_path: str) -> int:
     down = for_task(cfg, ctx)
     down.read_splits(("train", *SPLITS))  # a bad file fails now, not after training
     task = build_same_everywhere(cfg.run, ctx.info, down.build_task)
+    for report in task.model.load_reports():
+        for line in report.lines():
+            ctx.message(line)
     resume = resume_path(cfg.run)
     if resume is not None:
         ctx.message(f"resuming from {resume}: init_from is not applied")

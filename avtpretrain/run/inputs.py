@@ -10,6 +10,8 @@ their contents are still read, and checked, by the code that uses them.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +20,19 @@ from avtpretrain.config.model import MODALITIES
 from avtpretrain.engine.dsconfig import DSConfigError, check_ds_config
 from avtpretrain.engine.folders import resolve_resume
 from avtpretrain.reader.shards import resolve_shards
+
+# The `model_type` a pretrained folder of each family declares in its config.json; the fusion
+# starts from a ViT.
+MODEL_TYPES = {
+    "bert": "bert",
+    "roberta": "roberta",
+    "deberta-v2": "deberta-v2",
+    "vit-mae-audio": "vit_mae",
+    "videomae": "videomae",
+    "vit": "vit",
+}
+# `org/name` as the hub writes it: what a user copies from a model card.
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 TOKENIZER = (
     "a tokenizer folder; make one with tools/train_tokenizer.py --shards <train shards> "
@@ -67,16 +82,39 @@ def _common(data: DataConfig, model: ModelConfig, ds_path: str) -> None:
     if not data.tokenizer:
         raise InputError(f"data.tokenizer: not set (expected {TOKENIZER})")
     _folder("data.tokenizer", data.tokenizer, TOKENIZER)
-    for tower in MODALITIES:
-        folder = getattr(model, tower).pretrained
-        if folder:
-            field = f"model.{tower}.pretrained"
-            _folder(field, folder, "a local Hugging Face model folder")
-            if not (Path(folder) / "config.json").is_file():
-                raise InputError(
-                    f"{field}: {folder} has no config.json "
-                    "(expected a local Hugging Face model folder)"
-                )
+    for tower in (*MODALITIES, "fusion"):
+        part = getattr(model, tower)
+        if getattr(part, "pretrained", None):
+            _pretrained(
+                f"model.{tower}", part.pretrained, MODEL_TYPES[getattr(part, "family", "vit")]
+            )
+
+
+def _pretrained(field: str, folder: str, model_type: str) -> None:
+    """A local Hugging Face folder whose config.json declares `model_type`."""
+    where = Path(folder)
+    if not where.exists() and _HUB_ID.fullmatch(folder):
+        raise InputError(
+            f"{field}.pretrained: {folder} is a hub id, and nothing is downloaded at run time; "
+            f"on a machine with internet run `huggingface-cli download {folder} --local-dir "
+            f"pretrained/{folder}` and set {field}.pretrained: pretrained/{folder}"
+        )
+    _folder(f"{field}.pretrained", folder, "a local Hugging Face model folder")
+    config = where / "config.json"
+    if not config.is_file():
+        raise InputError(
+            f"{field}.pretrained: {folder} has no config.json "
+            "(expected a local Hugging Face model folder)"
+        )
+    try:
+        declared = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
+        raise InputError(f"{field}.pretrained: {config} is not a JSON object ({err})") from None
+    if declared != model_type:
+        raise InputError(
+            f"{field}.pretrained: {config} says model_type {declared!r}; this tower's family "
+            f"needs {model_type!r}"
+        )
 
 
 def _resume(run: RunConfig) -> None:

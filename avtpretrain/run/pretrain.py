@@ -23,6 +23,9 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str) -> int:
         info,
         lambda: PretrainTask(cfg.model, cfg.objectives, len(tokenizer), RANK_GATHERS),
     )
+    for report in task.model.load_reports():
+        for line in report.lines():
+            ctx.message(line)
     stream = train_stream(
         cfg.model,
         cfg.data,

@@ -219,3 +219,25 @@ def test_finetune_cli_stops_on_a_missing_annotation_file(inputs: dict[str, Path]
     )
     assert not inputs["out"].exists()
     assert elapsed < 10.0, f"took {elapsed:.1f}s"
+
+
+def test_a_hub_id_where_a_folder_belongs_says_how_to_fetch_it(inputs: dict[str, Path]) -> None:
+    sets = [*pretrain_sets(inputs), "model.text.pretrained=microsoft/deberta-v2-xlarge"]
+    with pytest.raises(InputError) as err:
+        check_pretrain_inputs(load_recipe(REPO / "pretrain/demo.yaml", sets), DS)
+    message = str(err.value)
+    assert message.startswith("model.text.pretrained: microsoft/deberta-v2-xlarge is a hub id")
+    assert "huggingface-cli download microsoft/deberta-v2-xlarge" in message
+
+
+def test_a_folder_of_another_family_is_refused(inputs: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "vit-mae-base"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "vit_mae"}))
+    sets = [*pretrain_sets(inputs), f"model.video.pretrained={folder}"]
+    with pytest.raises(InputError) as err:
+        check_pretrain_inputs(load_recipe(REPO / "pretrain/demo.yaml", sets), DS)
+    assert str(err.value) == (
+        f"model.video.pretrained: {folder}/config.json says model_type 'vit_mae'; this tower's "
+        "family needs 'videomae'"
+    )

@@ -132,3 +132,17 @@ def test_shipped_model_configs_load(name: str) -> None:
 
     cfg = load_model_config(name, REPO / "pretrain" / "x.yaml")
     assert cfg.fusion.hidden_size > 0
+
+
+def test_a_recipes_pretrained_section_names_each_towers_folder(tmp_path: Path) -> None:
+    recipe = REPO / "pretrain" / "base_pretrained.yaml"
+    config = load_recipe(recipe)
+    starts = {p: getattr(config.model, p).pretrained for p in ("text", "audio", "video", "fusion")}
+    assert starts["fusion"] == "pretrained/google/vit-base-patch16-224-in21k"
+    assert all(folder.startswith("pretrained/") for folder in starts.values())
+    save_resolved(config, tmp_path)
+    assert load_recipe(tmp_path / "config.yaml") == config  # the folders travel with the run
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: tiny\npretrained:\n  vision: x\n")
+    with pytest.raises(ConfigError, match=r"pretrained.vision: expected one of text, audio"):
+        load_recipe(bad)

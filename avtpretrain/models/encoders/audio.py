@@ -7,25 +7,30 @@ from transformers import ViTMAEConfig, ViTMAEModel
 from transformers.models.vit_mae.modeling_vit_mae import build_2d_sinusoidal_position_embedding
 
 from avtpretrain.config.model import AudioTowerConfig
-from avtpretrain.models.encoders.base import Encoder, load_or_build
+from avtpretrain.models.convert.vit_mae import load_audio
+from avtpretrain.models.encoders.base import Encoder, build, enable_checkpointing
 
 
 class AudioEncoder(Encoder):
-    """Runs ViTMAE's own modules, so that masking follows the batch's mask rather than ViTMAE's."""
+    """Runs ViTMAE's own modules, so that masking follows the batch's mask rather than ViTMAE's.
+
+    With `cfg.pretrained`, an image ViT-MAE is converted to the fbank grid the AST way and an
+    audio-native one is taken as it is (`convert/vit_mae.py`; `load_report` says what was done).
+    """
 
     def __init__(self, cfg: AudioTowerConfig) -> None:
         super().__init__()
         self.grid = cfg.grid
-        self.hf = load_or_build(
-            ViTMAEModel,
-            ViTMAEConfig,
-            cfg,
-            image_size=(cfg.target_frames, cfg.num_mel_bins),
-            patch_size=cfg.patch_size,
-            num_channels=1,
-            mask_ratio=0.0,
-        )
-        if not cfg.pretrained:
+        geometry = {
+            "image_size": (cfg.target_frames, cfg.num_mel_bins),
+            "patch_size": cfg.patch_size,
+            "num_channels": 1,
+            "mask_ratio": 0.0,
+        }
+        if cfg.pretrained:
+            self.hf, self.load_report = load_audio(cfg, geometry)
+        else:
+            self.hf = build(ViTMAEModel, ViTMAEConfig, cfg, **geometry)
             # transformers 5 leaves the frozen sin-cos table at zero when building from a config
             # (and only knows square grids): fill it for the frames × bins grid.
             table = build_2d_sinusoidal_position_embedding(
@@ -33,6 +38,7 @@ class AudioEncoder(Encoder):
             )
             with torch.no_grad():
                 self.hf.embeddings.position_embeddings.copy_(table.unsqueeze(0))
+        enable_checkpointing(self.hf, cfg)
         self.hidden_size = self.hf.config.hidden_size
         self.num_patches = cfg.num_patches
 

@@ -6,7 +6,8 @@ import torch
 from transformers import VideoMAEConfig, VideoMAEModel
 
 from avtpretrain.config.model import VideoTowerConfig
-from avtpretrain.models.encoders.base import Encoder, load_or_build
+from avtpretrain.models.convert.videomae import load_video
+from avtpretrain.models.encoders.base import Encoder, build, enable_checkpointing
 
 # ImageNet statistics, as VideoMAE was pretrained with.
 VIDEO_MEAN = (0.485, 0.456, 0.406)
@@ -26,19 +27,24 @@ def normalize_video(video: torch.Tensor, dtype: torch.dtype = torch.float32) -> 
 
 
 class VideoEncoder(Encoder):
+    """VideoMAE; with `cfg.pretrained` started from a VideoMAE folder at the recipe's frames and
+    image size (`convert/videomae.py`; `load_report` says what was done)."""
+
     def __init__(self, cfg: VideoTowerConfig) -> None:
         super().__init__()
-        self.hf = load_or_build(
-            VideoMAEModel,
-            VideoMAEConfig,
-            cfg,
-            image_size=cfg.image_size,
-            patch_size=cfg.patch_size,
-            num_channels=3,
-            num_frames=cfg.num_frames,
-            tubelet_size=cfg.tubelet_size,
-            use_mean_pooling=False,
-        )
+        geometry = {
+            "image_size": cfg.image_size,
+            "patch_size": cfg.patch_size,
+            "num_channels": 3,
+            "num_frames": cfg.num_frames,
+            "tubelet_size": cfg.tubelet_size,
+            "use_mean_pooling": False,
+        }
+        if cfg.pretrained:
+            self.hf, self.load_report = load_video(cfg, geometry)
+        else:
+            self.hf = build(VideoMAEModel, VideoMAEConfig, cfg, **geometry)
+        enable_checkpointing(self.hf, cfg)
         self.hidden_size = self.hf.config.hidden_size
         self.num_patches = cfg.num_patches
 
