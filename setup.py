@@ -12,6 +12,12 @@ INSTALL_REQUIRES = [
     "deepspeed>=0.15",
     "transformers>=4.45",
     "tokenizers>=0.20",
+    # DeBERTa-v2's tokenizer is a SentencePiece model (spm.model): transformers converts it with
+    # sentencepiece's protobuf schema, whose generated code refuses a protobuf runtime older than
+    # it was generated with (sentencepiece 0.2.3: protobuf 7.36.1); without either package
+    # transformers reports a missing `tiktoken` instead.
+    "sentencepiece>=0.2.3",
+    "protobuf>=7.36.1",
     "safetensors>=0.4",
     "webdataset>=0.2.90",
     "braceexpand>=0.1.7",

@@ -10,7 +10,7 @@ import torch
 from avtpretrain.config import RecipeConfig, from_dict
 from avtpretrain.engine.folders import is_checkpoint_name, is_complete, latest_checkpoint
 from avtpretrain.engine.trust import UntrustedCheckpointError, safe_load, verify_folder
-from avtpretrain.models.export import export_model
+from avtpretrain.models.export import TokenizerExportError, export_model
 from avtpretrain.models.model import AVTModel
 
 TEXT_EMBEDDING = "text.hf.embeddings.word_embeddings.weight"
@@ -48,13 +48,33 @@ def consolidated_state(
     return state, client
 
 
-def export_checkpoint(checkpoint: Path, out_dir: Path, trust: bool = False) -> dict[str, Path]:
+def export_checkpoint(
+    checkpoint: Path, out_dir: Path, trust: bool = False, tokenizer: Path | None = None
+) -> dict[str, Path]:
+    """The checkpoint's towers and weights, with the run's tokenizer (`tokenizer`, else the saved
+    config's data.tokenizer) in the text tower's folder."""
     state, client = consolidated_state(checkpoint, trust)
     cfg = from_dict(RecipeConfig, client["config"], source=f"{checkpoint} (saved config)")
+    source = _tokenizer_folder(checkpoint, cfg.data.tokenizer, tokenizer)
     model_state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
     model = AVTModel(cfg.model, vocab_size=model_state[TEXT_EMBEDDING].shape[0])
     model.load_state_dict(model_state, strict=True)
-    return export_model(model, out_dir)
+    return export_model(model, out_dir, tokenizer=source)
+
+
+def _tokenizer_folder(checkpoint: Path, saved: str | None, given: Path | None) -> Path:
+    """Checked before the model is rebuilt: a run moved to another machine may have left
+    its tokenizer behind, and an export without it would need the reader to guess one."""
+    if given is not None:
+        if not given.is_dir():
+            raise TokenizerExportError(f"--tokenizer: {given} is not a folder")
+        return given
+    if not saved or not Path(saved).is_dir():
+        raise TokenizerExportError(
+            f"{checkpoint}: the run's data.tokenizer {saved} is not a folder here; pass "
+            "--tokenizer <the run's tokenizer folder>"
+        )
+    return Path(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="load files that hold more than weights (a pickle can run code): trusted files only",
     )
+    p.add_argument(
+        "--tokenizer",
+        type=Path,
+        help="tokenizer folder to save into <out>/text (default: the run's data.tokenizer)",
+    )
     args = p.parse_args(argv)
     checkpoint = args.checkpoint
     if not is_checkpoint_name(checkpoint.name):
@@ -75,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     elif not is_complete(checkpoint):
         p.exit(2, f"export_checkpoint.py: {checkpoint} is incomplete (no complete.json)\n")
     try:
-        paths = export_checkpoint(checkpoint, args.out, args.trust_checkpoint)
-    except UntrustedCheckpointError as e:
+        paths = export_checkpoint(checkpoint, args.out, args.trust_checkpoint, args.tokenizer)
+    except (UntrustedCheckpointError, TokenizerExportError) as e:
         p.exit(2, f"export_checkpoint.py: {e}\n")
     for name, path in paths.items():
-        print(f"{name:>6}: {path}")
+        print(f"{name:>9}: {path}")
     return 0

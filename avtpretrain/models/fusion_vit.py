@@ -11,6 +11,7 @@ stay freshly initialised.
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from avtpretrain.config.model import FusionConfig
+from avtpretrain.models.convert.folder import PretrainedError
 from avtpretrain.models.loading import TowerLoad
 
 # Fusion field -> the checkpoint's config.json key. A mismatch is refused, never cut or padded:
@@ -59,7 +61,7 @@ def read_vit(cfg: FusionConfig) -> ViTCheckpoint:
     map onto the fusion layers before any weight is read."""
     folder = Path(str(cfg.pretrained))
     if not (folder / "config.json").is_file():
-        raise ValueError(f"fusion.pretrained: {folder} has no config.json")
+        raise PretrainedError(f"fusion.pretrained: {folder} has no config.json")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     _check_config(cfg, folder, config)
     stored = _weights(folder)
@@ -77,23 +79,23 @@ def _check_config(cfg: FusionConfig, folder: Path, config: dict[str, Any]) -> No
     if kind != "vit":
         # BERT-style post-norm blocks (and anything else) compute something different from the
         # fusion's norm_first layers, so no tensor mapping would make them equal.
-        raise ValueError(
+        raise PretrainedError(
             f"fusion.pretrained: {where} has model_type={kind!r}; only pre-norm ViT checkpoints "
             "(model_type 'vit', layernorm_before/after) map onto the fusion layers"
         )
     act = config.get("hidden_act", "gelu")
     if act != "gelu":
-        raise ValueError(
+        raise PretrainedError(
             f"fusion.pretrained: {where} has hidden_act={act!r}; the fusion layers use exact "
             "GELU ('gelu')"
         )
     if not config.get("qkv_bias", True):
-        raise ValueError(
+        raise PretrainedError(
             f"fusion.pretrained: {where} has qkv_bias=false; the fusion's q/k/v have biases"
         )
     for ours, theirs in SHAPE_KEYS.items():
         if getattr(cfg, ours) != config.get(theirs):
-            raise ValueError(
+            raise PretrainedError(
                 f"fusion.{ours}: the model config says {getattr(cfg, ours)}, "
                 f"{where} says {theirs}={config.get(theirs)}"
             )
@@ -104,8 +106,13 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
         return load_file(str(folder / "model.safetensors"))
     if (folder / "pytorch_model.bin").is_file():
         # weights_only: unpickling a full pickle can run any code; a checkpoint needs only tensors.
-        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
-    raise ValueError(
+        try:
+            return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise PretrainedError(
+                f"fusion.pretrained: {folder}/pytorch_model.bin holds more than tensors (refused)"
+            ) from None
+    raise PretrainedError(
         f"fusion.pretrained: {folder} holds neither model.safetensors nor pytorch_model.bin"
     )
 
@@ -129,13 +136,13 @@ def _take(
 ) -> torch.Tensor:
     for name in theirs:
         if name not in ckpt.tensors:
-            raise ValueError(
+            raise PretrainedError(
                 f"fusion.pretrained: {ckpt.folder} lacks {name} "
                 "(expected a pre-norm ViT checkpoint)"
             )
     tensor = torch.cat([ckpt.tensors[name] for name in theirs], dim=0)
     if tensor.shape != want:
-        raise ValueError(
+        raise PretrainedError(
             f"fusion.pretrained: {theirs[0]} gives {ours} shape {tuple(tensor.shape)}, "
             f"the fusion has {tuple(want)}"
         )

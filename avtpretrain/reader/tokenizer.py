@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import tarfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -15,8 +17,15 @@ from tokenizers import (
     pre_tokenizers,
     processors,
 )
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers import (
+    AutoConfig,
+    AutoTokenizer,
+    DebertaV2Tokenizer,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
+from avtpretrain.config.model import TextTowerConfig
 from avtpretrain.contract import format as fmt
 from avtpretrain.reader.shards import resolve_shards
 
@@ -28,15 +37,66 @@ SPECIAL = {
     "mask_token": "[MASK]",
 }
 
+# DeBERTa-v2's SentencePiece model (also v3's and mDeBERTa's): the only transformers tokenizer
+# whose vocabulary file has this name.
+SPM_FILE = "spm.model"
 
-def load_tokenizer(path: str | None):
+
+class TokenizerMismatchError(ValueError):
+    """data.tokenizer does not fit the pretrained text tower; one line naming both folders."""
+
+
+def load_tokenizer(path: str | None) -> PreTrainedTokenizerBase:
     """A Hugging Face tokenizer from a local folder; hub ids are never resolved."""
     if not path or not Path(path).is_dir():
         raise ValueError(
             f"data.tokenizer: {path!r} is not a tokenizer folder; make one with "
             "tools/train_tokenizer.py --shards <train shards> --out <folder>"
         )
-    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    folder = Path(path)
+    if (folder / SPM_FILE).is_file() and not (folder / "tokenizer.json").is_file():
+        _require_sentencepiece(path)
+    reader = DebertaV2Tokenizer if _unnamed_sentencepiece(folder) else AutoTokenizer
+    return reader.from_pretrained(path, local_files_only=True)
+
+
+def _require_sentencepiece(path: str) -> None:
+    """Without these transformers cannot read spm.model and blames a missing `tiktoken`."""
+    missing = [m for m in ("sentencepiece", "google.protobuf") if not importlib.util.find_spec(m)]
+    if missing:
+        raise ValueError(
+            f"data.tokenizer: {path} holds {SPM_FILE}, which needs {' and '.join(missing)}: "
+            "reinstall with `pip install -e .`"
+        )
+
+
+def _unnamed_sentencepiece(folder: Path) -> bool:
+    """A DeBERTa-v2 tokenizer copied on its own from the hub: spm.model and a
+    tokenizer_config.json that names no class, and no config.json whose model_type would tell
+    AutoTokenizer which class reads it (it then fails). spm.model itself says DeBERTa-v2."""
+    if not (folder / SPM_FILE).is_file() or (folder / "config.json").is_file():
+        return False
+    config = folder / "tokenizer_config.json"
+    declared = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    return not declared.get("tokenizer_class")
+
+
+def check_tokenizer_fits(tokens: int, tokenizer_dir: str, text: TextTowerConfig) -> None:
+    """Refuse a tokenizer with more tokens than a pretrained text tower has embedding rows: the
+    extra ids would index past the table. Fewer is normal (DeBERTa-v2 pads its table: 128,100
+    rows for 128,001 tokens). A fresh tower sizes its table by the tokenizer: nothing to check.
+
+    Called by the composition root with `len(load_tokenizer(...))`, before any model is built.
+    """
+    if not text.pretrained:
+        return
+    rows = AutoConfig.from_pretrained(text.pretrained, local_files_only=True).vocab_size
+    if tokens > rows:
+        raise TokenizerMismatchError(
+            f"data.tokenizer {tokenizer_dir} has {tokens} tokens but model.text.pretrained "
+            f"{text.pretrained} embeds only {rows} (vocab_size in its config.json): use the "
+            "tokenizer saved with that checkpoint"
+        )
 
 
 def shard_captions(specs: list[str]) -> Iterator[str]:

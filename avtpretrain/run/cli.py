@@ -168,10 +168,13 @@ def _input_errors_exit(parser: argparse.ArgumentParser, run: Callable[[], int]) 
     from avtpretrain.engine.trust import UntrustedCheckpointError
     from avtpretrain.engine.weights import WeightsError
     from avtpretrain.lock import FolderBusyError
+    from avtpretrain.models.convert.folder import PretrainedError
     from avtpretrain.reader.annotations import AnnotationError
     from avtpretrain.reader.counters import StreamStarvedError
+    from avtpretrain.reader.tokenizer import TokenizerMismatchError
 
     refused = (AnnotationError, WeightsError, DSConfigError, UntrustedCheckpointError)
+    refused += (PretrainedError, TokenizerMismatchError)
     failed = (CheckpointSaveError, RankFailedError, StreamStarvedError)
     try:
         return run()

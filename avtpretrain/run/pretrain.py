@@ -8,7 +8,7 @@ from avtpretrain.engine.session import build_same_everywhere, start
 from avtpretrain.eval.loops.zero_shot import zero_shot_retrieval
 from avtpretrain.reader.loaders import stream_spec, train_stream
 from avtpretrain.reader.stream import eval_batches
-from avtpretrain.reader.tokenizer import load_tokenizer
+from avtpretrain.reader.tokenizer import check_tokenizer_fits, load_tokenizer
 from avtpretrain.run.gathers import RANK_GATHERS
 from avtpretrain.run.trainer import finish, fit
 from avtpretrain.tasks.pretrain import PretrainTask
@@ -18,6 +18,7 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str) -> int:
     ctx = start(cfg, ds_path)
     info, settings = ctx.info, ctx.settings
     tokenizer = load_tokenizer(cfg.data.tokenizer)
+    check_tokenizer_fits(len(tokenizer), cfg.data.tokenizer, cfg.model.text)
     task = build_same_everywhere(
         cfg.run,
         info,

@@ -20,7 +20,7 @@ from avtpretrain.eval.loops.common import EvalSetup
 from avtpretrain.reader.downstream import TrainCollator, video_index
 from avtpretrain.reader.mapped import Items, MapStream
 from avtpretrain.reader.samples import SampleDecoder, SampleSpec
-from avtpretrain.reader.tokenizer import load_tokenizer
+from avtpretrain.reader.tokenizer import check_tokenizer_fits, load_tokenizer
 
 SPLITS = ("val", "test")
 
@@ -42,6 +42,7 @@ class Downstream(ABC):
     def __init__(self, cfg: FinetuneConfig, ctx: Context) -> None:
         self.cfg, self.ctx, self.ds = cfg, ctx, cfg.downstream
         self.tokenizer = load_tokenizer(cfg.data.tokenizer)
+        check_tokenizer_fits(len(self.tokenizer), cfg.data.tokenizer, cfg.model.text)
         self.index = video_index(self.ds)
         self._splits: dict[str, Any] = {}
         self.setup = EvalSetup(
