@@ -8,12 +8,15 @@ from pathlib import Path
 import torch
 
 from avtpretrain.config import RecipeConfig, from_dict
+from avtpretrain.config.loader import save_yaml
 from avtpretrain.engine.folders import is_checkpoint_name, is_complete, latest_checkpoint
 from avtpretrain.engine.trust import UntrustedCheckpointError, safe_load, verify_folder
+from avtpretrain.models.convert.folder import PretrainedError
 from avtpretrain.models.export import TokenizerExportError, export_model
 from avtpretrain.models.model import AVTModel
 
 TEXT_EMBEDDING = "text.hf.embeddings.word_embeddings.weight"
+MODEL_CONFIG = "model.yaml"
 
 
 def consolidated_state(
@@ -59,7 +62,11 @@ def export_checkpoint(
     model_state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
     model = AVTModel(cfg.model, vocab_size=model_state[TEXT_EMBEDDING].shape[0])
     model.load_state_dict(model_state, strict=True)
-    return export_model(model, out_dir, tokenizer=source)
+    paths = export_model(model, out_dir, tokenizer=source)
+    # The architecture beside the weights: `load_model_config` + `AVTModel` + model.safetensors
+    # rebuild the whole model here without the run's recipe.
+    paths["config"] = save_yaml(cfg.model, Path(out_dir) / MODEL_CONFIG)
+    return paths
 
 
 def _tokenizer_folder(checkpoint: Path, saved: str | None, given: Path | None) -> Path:
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         p.exit(2, f"export_checkpoint.py: {checkpoint} is incomplete (no complete.json)\n")
     try:
         paths = export_checkpoint(checkpoint, args.out, args.trust_checkpoint, args.tokenizer)
-    except (UntrustedCheckpointError, TokenizerExportError) as e:
+    except (UntrustedCheckpointError, TokenizerExportError, PretrainedError) as e:
         p.exit(2, f"export_checkpoint.py: {e}\n")
     for name, path in paths.items():
         print(f"{name:>9}: {path}")

@@ -130,3 +130,18 @@ def test_the_exported_tokenizer_reloads_and_tokenises_as_the_runs(started) -> No
     ours = load_tokenizer(str(text))
     for sentence in SENTENCES:
         assert theirs(sentence)["input_ids"] == ours(sentence)["input_ids"], sentence
+
+
+def test_the_export_rebuilds_the_whole_model_here(started) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from avtpretrain.config import load_model_config
+    from avtpretrain.models.model import AVTModel
+
+    export = started[0] / "export"
+    state = load_file(str(export / "model.safetensors"))
+    vocab = state["text.hf.embeddings.word_embeddings.weight"].shape[0]
+    model = AVTModel(load_model_config(str(export / "model.yaml")), vocab)
+    model.load_state_dict(state, strict=True)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
