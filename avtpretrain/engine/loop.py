@@ -66,9 +66,23 @@ def _engine_scalars(engine: Any) -> dict[str, float]:
     if norm is not None:
         out["train/grad_norm"] = float(norm)
     if engine.fp16_enabled():
-        out["train/loss_scale"] = float(engine.optimizer.cur_scale)
+        out["train/loss_scale"] = loss_scale(engine.optimizer)
         out["train/skipped_steps"] = float(engine.skipped_steps)
     return out
+
+
+def loss_scale(optimizer: Any) -> float:
+    """The fp16 loss scale of any DeepSpeed optimizer: ZeRO-1/2/3 expose `cur_scale`; the stage-0
+    FP16_Optimizer / FP16_UnfusedOptimizer expose `loss_scale` (and keep `cur_scale` in their
+    `loss_scale_config`)."""
+    for owner, name in ((optimizer, "cur_scale"), (optimizer, "loss_scale")):
+        value = getattr(owner, name, None)
+        if isinstance(value, (int, float, torch.Tensor)):
+            return float(value)
+    config = getattr(optimizer, "loss_scale_config", None)
+    if config is not None and hasattr(config, "cur_scale"):
+        return float(config.cur_scale)
+    raise AttributeError(f"{type(optimizer).__name__}: no loss scale found")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ The rest of a training run (what to train on, what to evaluate) is the compositi
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ def resume_path(run: RunConfig) -> Path | None:
 def client_state(cfg_dict: dict, state: TrainState, stream: Stream) -> dict:
     """Per-rank data positions and RNG states, gathered: DeepSpeed saves client_state once."""
     mine = {"data": stream.state_dict(), "torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        # Dropout and the hard-negative draw use the CUDA generators on a GPU.
+        mine["cuda_rng"] = torch.cuda.get_rng_state_all()
     ranks = [None] * dist.get_world_size()
     dist.all_gather_object(ranks, mine)
     return {"train": state.to_dict(), "ranks": ranks, "config": cfg_dict}
@@ -66,4 +70,13 @@ def restore(engine: Any, path: Path, stream: Stream, rank: int) -> TrainState:
     mine = client["ranks"][rank]
     stream.load_state_dict(mine["data"])
     torch.set_rng_state(mine["torch_rng"])
+    if "cuda_rng" in mine and torch.cuda.is_available():
+        if len(mine["cuda_rng"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(mine["cuda_rng"])
+        else:
+            warnings.warn(
+                f"{path}: saved with {len(mine['cuda_rng'])} CUDA devices per process, resumed "
+                f"with {torch.cuda.device_count()}: CUDA random streams start afresh",
+                stacklevel=2,
+            )
     return TrainState(**client["train"])

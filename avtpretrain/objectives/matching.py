@@ -9,11 +9,16 @@ import torch.nn.functional as F  # noqa: N812
 def hard_negatives(sim: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
     """For each row of sim [N, N], a column ≠ the diagonal drawn with probability softmax(sim).
 
-    Harder (more similar) negatives are likelier; the positive is never drawn.
+    Harder (more similar) negatives are likelier; the positive is never drawn. N must be ≥ 2.
+    A non-finite similarity (an fp16 overflow the loss scaler is about to skip) must not reach
+    torch.multinomial: on CUDA that is a device-side assert that kills the process, so it counts
+    as 0 here.
     """
-    weights = F.softmax(sim.float().detach(), dim=1)
-    weights = weights.masked_fill(torch.eye(len(sim), dtype=torch.bool, device=sim.device), 0)
-    weights = weights + 1e-8 * (~torch.eye(len(sim), dtype=torch.bool, device=sim.device))
+    if len(sim) < 2:
+        raise ValueError(f"hard negatives need at least 2 rows, got {len(sim)}")
+    eye = torch.eye(len(sim), dtype=torch.bool, device=sim.device)
+    logits = torch.nan_to_num(sim.detach().float(), nan=0.0, posinf=0.0, neginf=0.0)
+    weights = F.softmax(logits, dim=1).masked_fill(eye, 0) + 1e-8 * (~eye)
     return torch.multinomial(weights, 1, generator=gen).squeeze(1)
 
 

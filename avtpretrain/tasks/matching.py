@@ -25,6 +25,9 @@ def matching_step(
     the (detached) text–video similarities that pick the negatives. Returns (loss, accuracy).
     """
     n = len(text)
+    if n < 2:  # no negative to draw (a micro-batch of 1): nothing to learn, the graph kept
+        zero = head(model.fuse_text_video(text, keep_t, video, keep_v)).sum() * 0
+        return zero, torch.ones((), device=zero.device)
     neg_v = hard_negatives(sim)
     neg_t = hard_negatives(sim.t())
     texts = torch.cat([text, text, text[neg_t]])
@@ -35,7 +38,8 @@ def matching_step(
         videos,
         torch.cat([keep_v, keep_v[neg_v], keep_v]),
     )
-    labels = torch.cat([torch.ones(n), torch.zeros(2 * n)]).long().to(fused.device)
+    labels = torch.zeros(3 * n, dtype=torch.long, device=fused.device)
+    labels[:n] = 1
     return matching_loss(head(fused), labels)
 
 

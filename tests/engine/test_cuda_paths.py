@@ -1,0 +1,67 @@
+"""The CUDA-only paths of the training loop, exercised on the CPU: fp16 loss scale on every ZeRO
+stage's optimizer, CUDA random states in checkpoints, hard negatives that never reach a
+device-side assert."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from avtpretrain.engine.loop import loss_scale
+from avtpretrain.objectives.matching import hard_negatives
+from tests.engine.spawned import run_ranks
+
+
+class _StageZeroFP16:
+    """DeepSpeed 0.19.8's FP16_Optimizer: `loss_scale` and `loss_scale_config.cur_scale`, no
+    `cur_scale` (reading that was an AttributeError at the first log step)."""
+
+    def __init__(self, scale: float) -> None:
+        self.loss_scale_config = SimpleNamespace(cur_scale=scale)
+
+    @property
+    def loss_scale(self) -> float:
+        return self.loss_scale_config.cur_scale
+
+
+def test_the_loss_scale_of_every_stages_optimizer_is_read() -> None:
+    assert loss_scale(SimpleNamespace(cur_scale=65536.0)) == 65536.0  # ZeRO-1/2/3
+    assert loss_scale(_StageZeroFP16(1024.0)) == 1024.0
+    assert not hasattr(_StageZeroFP16(1.0), "cur_scale")
+    with pytest.raises(AttributeError, match="no loss scale"):
+        loss_scale(object())
+
+
+def test_hard_negatives_survive_non_finite_similarities() -> None:
+    sim = torch.tensor([[1.0, math.inf, 0.0], [math.nan, 1.0, 2.0], [-math.inf, 0.5, 1.0]])
+    drawn = hard_negatives(sim, torch.Generator().manual_seed(0))
+    assert drawn.shape == (3,) and all(int(d) != i for i, d in enumerate(drawn))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        hard_negatives(torch.zeros(1, 1))
+
+
+def _cuda_states_round_trip(info, out: str) -> None:
+    from pathlib import Path
+
+    import avtpretrain.engine.training as training
+
+    saved = [torch.tensor([1, 2, 3], dtype=torch.uint8), torch.tensor([4], dtype=torch.uint8)]
+    restored: list = []
+    torch.cuda.is_available = lambda: True
+    torch.cuda.device_count = lambda: 2
+    torch.cuda.get_rng_state_all = lambda: saved
+    torch.cuda.set_rng_state_all = restored.extend
+    stream = SimpleNamespace(state_dict=dict, load_state_dict=lambda _: None)
+    client = training.client_state({}, training.TrainState(), stream)
+    training.load_checkpoint = lambda engine, path: client
+    training.restore(None, Path(out), stream, info.rank)
+    ok = len(restored) == 2 and all(map(torch.equal, saved, restored))
+    Path(out, "ok" if ok else "bad").touch()
+
+
+def test_a_checkpoint_carries_and_restores_every_cuda_rng_state(tmp_path) -> None:
+    run_ranks(_cuda_states_round_trip, str(tmp_path))
+    assert (tmp_path / "ok").exists()
