@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
+from pathlib import Path
 
 import torch
 
@@ -20,9 +22,35 @@ def free_port() -> int:
 def resolve_device(choice: str, local_rank: int) -> torch.device:
     if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            raise RuntimeError("run.device is cuda but no CUDA device is visible")
+            raise RuntimeError(
+                f"run.device is cuda but no CUDA device is usable ({_why_no_cuda()}); "
+                "set run.device: cpu to train on the CPU"
+            )
         return torch.device("cuda", local_rank)
+    if choice == "auto" and _gpu_hardware_present():
+        # At pretraining scale the CPU is ~100x slower: say so loudly rather than crawl on.
+        warnings.warn(
+            f"run.device auto chose the CPU although this machine has NVIDIA devices "
+            f"({_why_no_cuda()}); set run.device: cuda to make this an error",
+            stacklevel=2,
+        )
     return torch.device("cpu")
+
+
+def _gpu_hardware_present() -> bool:
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES") == ""
+    return not hidden and Path("/dev/nvidiactl").exists()
+
+
+def _why_no_cuda() -> str:
+    if torch.version.cuda is None:
+        return "this torch build has no CUDA"
+    if os.environ.get("CUDA_VISIBLE_DEVICES") == "":
+        return "CUDA_VISIBLE_DEVICES is empty"
+    return (
+        f"torch {torch.__version__} is built for CUDA {torch.version.cuda}: check that the "
+        "NVIDIA driver supports it (nvidia-smi)"
+    )
 
 
 def init_distributed(device_choice: str) -> tuple[DistInfo, torch.device]:

@@ -42,7 +42,9 @@ def info_nce(
     if a.shape[0] < 2:  # no negatives: nothing to contrast
         zero = a.sum() * 0 + scale * 0
         return zero, torch.ones((), device=a.device)
-    logits = scale * a @ b.t()
+    # fp32: DeepSpeed runs the module in bf16/fp16 without autocast, and half-precision cosines
+    # times a scale of up to 100 would be off by whole logits.
+    logits = scale.float() * a.float() @ b.float().t()
     labels = torch.arange(a.shape[0], device=a.device)
     loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
     accuracy = (logits.argmax(dim=1) == labels).float().mean()

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 
-def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy over positions with a label (-100 elsewhere); returns (loss, accuracy)."""
+def mlm_loss(
+    project: Callable[[torch.Tensor], torch.Tensor], hidden: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy over positions with a label (-100 elsewhere); returns (loss, accuracy).
+
+    `project` (the vocabulary head) runs on those positions only: at a 128k vocabulary the
+    projection of every padded position would be most of MLM's cost.
+    """
     picked = labels != -100
-    loss = F.cross_entropy(logits[picked].float(), labels[picked])
-    accuracy = (logits[picked].argmax(dim=-1) == labels[picked]).float().mean()
-    return loss, accuracy
+    logits = project(hidden[picked]).float()
+    target = labels[picked]
+    loss = F.cross_entropy(logits, target)
+    return loss, (logits.argmax(dim=-1) == target).float().mean()
 
 
 def patchify_video(video: torch.Tensor, tubelet: int, patch: int) -> torch.Tensor:
@@ -30,7 +39,10 @@ def patchify_audio(fbank: torch.Tensor, patch: int) -> torch.Tensor:
 
 
 def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """MSE on hidden patches against per-patch normalised targets (MAE's norm_pix_loss)."""
+    """MSE on hidden patches against per-patch normalised targets (MAE's norm_pix_loss), in fp32:
+    under bf16/fp16 the engine casts inputs to half precision, where a patch's variance of a
+    near-flat spectrogram rounds to noise."""
+    target = target.float()
     mean = target.mean(dim=-1, keepdim=True)
     var = target.var(dim=-1, keepdim=True)
     target = (target - mean) / (var + 1e-6).sqrt()

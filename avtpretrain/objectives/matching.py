@@ -24,5 +24,5 @@ def hard_negatives(sim: torch.Tensor, gen: torch.Generator | None = None) -> tor
 
 def matching_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of the 2-way match head; returns (loss, accuracy)."""
-    loss = F.cross_entropy(logits, labels)
+    loss = F.cross_entropy(logits.float(), labels)  # softmax statistics in fp32 under bf16/fp16
     return loss, (logits.argmax(dim=1) == labels).float().mean()

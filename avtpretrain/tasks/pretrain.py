@@ -94,7 +94,7 @@ class PretrainTask(nn.Module):
             "audio": batch["audio_present"],
         }
         _, fused = self.model.fuse({"text": masked, "video": video, "audio": audio}, keep)
-        loss, acc = mlm_loss(self.mlm_head(fused["text"]), batch["mlm_labels"])
+        loss, acc = mlm_loss(self.mlm_head, fused["text"], batch["mlm_labels"])
         metrics["acc/mlm"] = acc.detach()
         return loss
 

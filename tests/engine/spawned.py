@@ -23,6 +23,11 @@ def _as_rank(rank: int, world: int, port: int, fn: Callable, args: tuple) -> Non
 
     info, _ = init_distributed("cpu")
     fn(info, *args)
+    # Torn down explicitly, as every run does: left to interpreter exit, gloo's threads were seen
+    # to abort a rank ("terminate called without an active exception").
+    from avtpretrain.engine.session import finish
+
+    finish()
 
 
 def run_ranks(fn: Callable, *args: object, world: int = 1, timeout: float = 300) -> None:

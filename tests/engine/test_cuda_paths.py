@@ -65,3 +65,14 @@ def _cuda_states_round_trip(info, out: str) -> None:
 def test_a_checkpoint_carries_and_restores_every_cuda_rng_state(tmp_path) -> None:
     run_ranks(_cuda_states_round_trip, str(tmp_path))
     assert (tmp_path / "ok").exists()
+
+
+def test_auto_warns_when_nvidia_devices_exist_but_cuda_is_unusable(monkeypatch) -> None:
+    import avtpretrain.engine.distributed as distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(distributed, "_gpu_hardware_present", lambda: True)
+    with pytest.warns(UserWarning, match="auto chose the CPU although this machine has NVIDIA"):
+        assert distributed.resolve_device("auto", 0) == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="is cuda but no CUDA device is usable"):
+        distributed.resolve_device("cuda", 0)

@@ -50,7 +50,14 @@ def test_matching_loss_is_two_way_cross_entropy() -> None:
 def test_mlm_loss_counts_only_labelled_positions() -> None:
     logits = torch.tensor([[[2.0, 0.0], [0.0, 9.0], [0.0, 1.0]]])
     labels = torch.tensor([[0, -100, 0]])
-    loss, acc = mlm_loss(logits, labels)
+    seen = []
+
+    def project(hidden: torch.Tensor) -> torch.Tensor:
+        seen.append(len(hidden))
+        return hidden
+
+    loss, acc = mlm_loss(project, logits, labels)
+    assert seen == [2]  # the vocabulary head ran on the two labelled positions only
     # Position 1 (confidently wrong) carries no label, so it neither costs nor counts.
     assert loss.item() == pytest.approx((softplus(-2) + softplus(1)) / 2, rel=1e-6)
     assert acc.item() == 0.5
@@ -94,3 +101,23 @@ def test_hard_negatives_prefer_similar_ones_and_repeat_under_a_seed() -> None:
     assert (draws[:, 0] == 2).float().mean() > 0.9
     again = torch.stack([hard_negatives(sim, torch.Generator().manual_seed(s)) for s in range(300)])
     assert torch.equal(draws, again)
+
+
+def test_losses_of_half_precision_inputs_are_computed_in_fp32() -> None:
+    """DeepSpeed hands bf16 features to the losses: they must give what fp32 maths gives on the
+    same (rounded) values, not what bf16 matmuls give."""
+    from avtpretrain.objectives.contrastive import info_nce
+    from avtpretrain.objectives.masked import mae_loss
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.nn.functional.normalize(torch.randn(16, 32, generator=gen), dim=-1).bfloat16()
+    b = torch.nn.functional.normalize(torch.randn(16, 32, generator=gen), dim=-1).bfloat16()
+    scale = torch.tensor(100.0)
+    half, _ = info_nce(a, b, scale)
+    full, _ = info_nce(a.float(), b.float(), scale)
+    assert half.dtype == torch.float32 and abs(half.item() - full.item()) < 1e-5
+    target = (1000.0 + torch.randn(2, 4, 64, generator=gen) * 0.5).bfloat16()
+    pred = torch.zeros(2, 4, 64)
+    mask = torch.ones(2, 4)
+    expected = mae_loss(pred, target.float(), mask).item()
+    assert abs(mae_loss(pred, target, mask).item() - expected) < 1e-5

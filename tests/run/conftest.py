@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from avtpretrain.engine.distributed import free_port
+from tests.conftest import cpu_pinned
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,7 +107,9 @@ def pretrain_cmd(corpus: dict, out: Path, ds: str, *extra: str, nproc: int = 1) 
 
 
 def run_pretrain(corpus: dict, out: Path, ds: str, *extra: str, nproc: int = 1) -> list[dict]:
-    env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if cpu_pinned():
+        env["DS_ACCELERATOR"] = "cpu"
     proc = subprocess.run(
         pretrain_cmd(corpus, out, ds, *extra, nproc=nproc),
         cwd=REPO,
