@@ -52,7 +52,7 @@ demo: $(STAMP)
 	# The demo's acceptance: t2v R@1 >= 5x chance, QA accuracy >= 2x the majority answer.
 	$(PY) tools/show_results.py $(DEMO_RUN)/retrieval/eval/val $(DEMO_RUN)/qa/eval/val --min_ratio 5 2
 
-# Fault injection on a 2-rank CPU run (bench/soak.py); about 5 minutes.
+# Fault injection on a 2-rank CPU run (bench/soak.py); about 2 minutes.
 soak: $(STAMP)
 	$(PY) bench/soak.py --seed 0
 
