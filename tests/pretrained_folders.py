@@ -122,6 +122,15 @@ def tiny_widths() -> dict[str, int]:
     }
 
 
+# The MAE decoder both pretraining checkpoints carry (ignored when a tower loads them).
+TINY_DECODER = {
+    "decoder_hidden_size": 16,
+    "decoder_num_hidden_layers": 1,
+    "decoder_num_attention_heads": 2,
+    "decoder_intermediate_size": 32,
+}
+
+
 def vit_mae_folder(folder: Path) -> Path:
     """facebook/vit-mae-base's conventions: RGB 32² images, patch 16, mask ratio 0.75, decoder."""
     config = ViTMAEConfig(
@@ -129,10 +138,7 @@ def vit_mae_folder(folder: Path) -> Path:
         image_size=32,
         patch_size=16,
         mask_ratio=0.75,
-        decoder_hidden_size=16,
-        decoder_num_hidden_layers=1,
-        decoder_num_attention_heads=2,
-        decoder_intermediate_size=32,
+        **TINY_DECODER,
     )
     torch.manual_seed(1)
     ViTMAEForPreTraining(config).save_pretrained(folder)
@@ -147,10 +153,7 @@ def videomae_folder(folder: Path, num_frames: int, image_size: int, tubelet: int
         image_size=image_size,
         patch_size=16,
         tubelet_size=tubelet,
-        decoder_hidden_size=16,
-        decoder_num_hidden_layers=1,
-        decoder_num_attention_heads=2,
-        decoder_intermediate_size=32,
+        **TINY_DECODER,
     )
     torch.manual_seed(2)
     VideoMAEForPreTraining(config).save_pretrained(folder)
