@@ -26,7 +26,7 @@ def resolve_device(choice: str, local_rank: int) -> torch.device:
                 f"run.device is cuda but no CUDA device is usable ({_why_no_cuda()}); "
                 "set run.device: cpu to train on the CPU"
             )
-        return torch.device("cuda", local_rank)
+        return torch.device("cuda", cuda_index(local_rank, torch.cuda.device_count()))
     if choice == "auto" and _gpu_hardware_present():
         # At pretraining scale the CPU is ~100x slower: say so loudly rather than crawl on.
         warnings.warn(
@@ -35,6 +35,19 @@ def resolve_device(choice: str, local_rank: int) -> torch.device:
             stacklevel=2,
         )
     return torch.device("cpu")
+
+
+def cuda_index(local_rank: int, visible: int) -> int:
+    """The device this rank drives: its local rank, or the only visible device on sites where
+    SLURM binds one GPU to each task (every task then sees its own GPU as device 0)."""
+    if visible == 1:
+        return 0
+    if local_rank >= visible:
+        raise RuntimeError(
+            f"LOCAL_RANK {local_rank} but only {visible} CUDA devices are visible: start at most "
+            f"{visible} ranks per node, or bind one GPU per task (srun --gpus-per-task=1)"
+        )
+    return local_rank
 
 
 def _gpu_hardware_present() -> bool:

@@ -76,3 +76,13 @@ def test_auto_warns_when_nvidia_devices_exist_but_cuda_is_unusable(monkeypatch) 
         assert distributed.resolve_device("auto", 0) == torch.device("cpu")
     with pytest.raises(RuntimeError, match="is cuda but no CUDA device is usable"):
         distributed.resolve_device("cuda", 0)
+
+
+def test_each_rank_drives_its_local_gpu_or_the_one_the_site_bound_to_it() -> None:
+    from avtpretrain.engine.distributed import cuda_index
+
+    assert [cuda_index(r, 8) for r in range(8)] == list(range(8))
+    # SLURM binding one GPU per task: every rank sees its own GPU as device 0.
+    assert [cuda_index(r, 1) for r in range(8)] == [0] * 8
+    with pytest.raises(RuntimeError, match="LOCAL_RANK 4 but only 4 CUDA devices are visible"):
+        cuda_index(4, 4)
