@@ -125,6 +125,9 @@ class VideoTowerConfig(TowerConfig):
         return self.tubelet_size * self.patch_size**2 * 3
 
 
+TOKEN_BUDGETS = ("all", "time_pooled")
+
+
 @dataclass(frozen=True, kw_only=True)
 class FusionConfig:
     hidden_size: int
@@ -135,8 +138,16 @@ class FusionConfig:
     # (its shape must match the four fields above; its LayerNorm eps replaces torch's 1e-5).
     pretrained: str | None = None
     gradient_checkpointing: bool = False
+    # Which tower tokens the fusion attends over (its cost grows with their square): "all", or
+    # "time_pooled", the mean over time of each spatial patch (video) / mel band (audio; [CLS]
+    # kept). The base recipe's 1,568 video tokens become 196: bench/bench_flops.py has the figures.
+    video_tokens: str = "time_pooled"
+    audio_tokens: str = "all"
 
     def __post_init__(self) -> None:
+        for name in ("video_tokens", "audio_tokens"):
+            value = getattr(self, name)
+            check(value in TOKEN_BUDGETS, name, f"must be one of {TOKEN_BUDGETS}, got {value!r}")
         for name in ("num_heads", "num_layers", "intermediate_size"):
             check(getattr(self, name) > 0, name, f"must be > 0, got {getattr(self, name)}")
         check(

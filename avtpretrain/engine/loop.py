@@ -10,12 +10,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 
 from avtpretrain.config import RunConfig
 from avtpretrain.engine.batches import to_device
+from avtpretrain.engine.mfu import FlopMeter
 from avtpretrain.engine.stream import Stream
 
 
@@ -108,12 +110,13 @@ def train(
     saves at the end."""
     window, last_saved = _Window(), state.step
     device, dtype, world_size = where.device, where.dtype, where.world_size
+    meter = FlopMeter(device, dtype)
     while state.step < total_steps:
         fetched = time.perf_counter()
         for raw in stream:
             window.wait += time.perf_counter() - fetched
             batch = to_device(raw, device, dtype)
-            loss, metrics = engine(batch)
+            loss, metrics = meter.forward(partial(engine, batch), len(raw["keys"]))
             engine.backward(loss)
             boundary = engine.is_gradient_accumulation_boundary()
             engine.step()
@@ -125,9 +128,9 @@ def train(
                 state.step += 1
                 hooks.advance()
                 if state.step % run.logging_steps == 0 or state.step == total_steps:
-                    hooks.log(
-                        state.step, _report(window, engine, stream, len(raw["keys"]), world_size)
-                    )
+                    report = _report(window, engine, stream, len(raw["keys"]), world_size)
+                    report |= meter.scalars(report["perf/samples_per_s"], world_size)
+                    hooks.log(state.step, report)
                     window = _Window()
                 if run.eval_steps and state.step % run.eval_steps == 0:
                     hooks.evaluate(state.step)

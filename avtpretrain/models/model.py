@@ -74,11 +74,26 @@ class AVTModel(nn.Module):
 
         keep[m] is [B, N_m] (token-level, e.g. the text attention mask) or [B] (presence).
         """
-        full = {}
+        budgeted, full = {}, {}
         for m, t in tokens.items():
             k = keep[m]
-            full[m] = k.unsqueeze(1).expand(-1, t.shape[1]) if k.dim() == 1 else k.bool()
-        return self.fusion(tokens, full)
+            if k.dim() == 1:
+                budgeted[m] = self._budget(m, t)
+                full[m] = k.unsqueeze(1).expand(-1, budgeted[m].shape[1])
+            else:  # token-level masks (text padding) keep every token
+                budgeted[m], full[m] = t, k.bool()
+        return self.fusion(budgeted, full)
+
+    def _budget(self, tower: str, tokens: torch.Tensor) -> torch.Tensor:
+        """The tokens of a whole-clip tower that the fusion sees (FusionConfig.*_tokens)."""
+        budget = {"video": self.cfg.fusion.video_tokens, "audio": self.cfg.fusion.audio_tokens}
+        if budget.get(tower) != "time_pooled":
+            return tokens
+        if tower == "video":  # VideoMAE order: time outer, then the patches of one frame
+            return tokens.unflatten(1, (-1, self.cfg.video.patches_per_frame)).mean(1)
+        bands = self.cfg.audio.grid[1]  # [CLS] + patches, frames outer, mel bands inner
+        pooled = tokens[:, 1:].unflatten(1, (-1, bands)).mean(1)
+        return torch.cat([tokens[:, :1], pooled], dim=1)
 
     def load_reports(self) -> list[TowerLoad]:
         """What each part started from, for the parts built from a pretrained folder."""

@@ -26,15 +26,25 @@ def synthetic_batch(
     video_ratio: float = 0.75,
     audio_ratio: float = 0.3,
     padded: bool = True,
+    caption_tokens: int | None = None,
+    pad_to_max: bool = False,
 ) -> Batch:
     """n samples whose captions name their clip: each clip has its own brightness and word 1 of
     its caption says which, as real captions name what is on screen (without a relation between
     text and video, matching could only memorise arbitrary pairs). `padded`: the second half of
-    every caption is padding; the mask ratios are those of the masked-modelling objectives."""
+    every caption is padding; or, with `caption_tokens`, captions that long padded as the reader
+    pads them (to a multiple of 8; to max_length with `pad_to_max`, as it did before). The mask
+    ratios are those of the masked-modelling objectives."""
     g = torch.Generator().manual_seed(seed)
     v, a = cfg.video, cfg.audio
     order = torch.randperm(n, generator=g)
-    ids, attention = _captions(cfg.text.max_length, n, vocab_size, g, padded)
+    if caption_tokens is None:
+        ids, attention = _captions(cfg.text.max_length, n, vocab_size, g, padded)
+    else:
+        ids, attention = _sized_captions(cfg.text.max_length, n, vocab_size, g, caption_tokens)
+        if not pad_to_max:
+            width = min(-(-caption_tokens // 8) * 8, cfg.text.max_length)
+            ids, attention = ids[:, :width].contiguous(), attention[:, :width].contiguous()
     ids[:, 1] = FIRST_WORD + order % (vocab_size - FIRST_WORD)
     shape = (n, v.num_frames, 3, v.image_size, v.image_size)
     brightness = (order * (220 // n) + 10).clamp(max=255).to(torch.uint8)
@@ -67,5 +77,14 @@ def _captions(
     if padded:
         attention[:, length // 2 :] = 0
     ids[:, 0] = CLS
+    ids[attention == 0] = PAD
+    return ids, attention
+
+
+def _sized_captions(
+    length: int, n: int, vocab_size: int, g: torch.Generator, tokens: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    ids, attention = _captions(length, n, vocab_size, g, padded=False)
+    attention[:, min(tokens, length) :] = 0
     ids[attention == 0] = PAD
     return ids, attention

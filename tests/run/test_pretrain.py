@@ -77,6 +77,8 @@ def test_tensorboard_has_the_scalars(corpus, tmp_path) -> None:
         "perf/samples_per_s",
         "perf/tokens_per_s",
         "perf/data_wait_fraction",
+        "perf/model_tflops_per_device",
+        "perf/peak_memory_gb",
         "data/samples_read",
         "data/shards_opened",
         "val/text2video_r1",
