@@ -38,9 +38,24 @@ def param_groups(task: nn.Module, cfg: OptimConfig) -> list[dict]:
     ]
 
 
-def build_optimizer(task: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    # A client torch AdamW: nothing to JIT-compile, and the same maths on CPU and GPU.
+def build_optimizer(task: nn.Module, cfg: OptimConfig, offload: bool = False) -> torch.optim.Optimizer:
+    """AdamW over `param_groups`. A client torch AdamW (nothing to JIT-compile, the same maths
+    on CPU and GPU), except when ZeRO keeps the optimizer on the CPU (`offload`): there
+    DeepSpeed's vectorised CPU Adam (compiled on first use) is several times faster."""
+    if offload:
+        from deepspeed.ops.adam import DeepSpeedCPUAdam
+
+        return DeepSpeedCPUAdam(
+            param_groups(task, cfg), betas=cfg.betas, eps=cfg.eps, adamw_mode=True
+        )
     return torch.optim.AdamW(param_groups(task, cfg), betas=cfg.betas, eps=cfg.eps)
+
+
+def offloads_optimizer(ds_config: dict) -> bool:
+    """Whether a DeepSpeed config keeps the optimizer states on the CPU (or NVMe)."""
+    zero = ds_config.get("zero_optimization") or {}
+    device = (zero.get("offload_optimizer") or {}).get("device", "none")
+    return device in ("cpu", "nvme")
 
 
 def lr_factor(step: int, total: int, cfg: OptimConfig) -> float:

@@ -20,7 +20,7 @@ from avtpretrain.engine.checkpoint import guard, load_checkpoint
 from avtpretrain.engine.dsconfig import EngineSettings
 from avtpretrain.engine.folders import latest_checkpoint, resolve_resume
 from avtpretrain.engine.loop import TrainState
-from avtpretrain.engine.optim import build_optimizer, build_scheduler
+from avtpretrain.engine.optim import build_optimizer, build_scheduler, offloads_optimizer
 from avtpretrain.engine.stream import Stream
 
 
@@ -35,7 +35,7 @@ def build_engine(
 ) -> Any:
     """DeepSpeed's engine around `task`, with our AdamW groups and LR schedule, and checkpoint
     files that are fsynced when saved and loaded without unpickling code (unless `trust`)."""
-    optimizer = build_optimizer(task, optim)
+    optimizer = build_optimizer(task, optim, offloads_optimizer(settings.raw))
     scheduler = build_scheduler(optimizer, steps, optim)
     engine, _, _, _ = deepspeed.initialize(
         model=task, optimizer=optimizer, lr_scheduler=scheduler, config=settings.raw

@@ -11,7 +11,14 @@ from avtpretrain.reader.tokenizer import load_tokenizer
 
 
 def stream_spec(
-    model: ModelConfig, data: DataConfig, *, train: bool, batch_size: int, dist: DistInfo, seed: int
+    model: ModelConfig,
+    data: DataConfig,
+    *,
+    train: bool,
+    batch_size: int,
+    dist: DistInfo,
+    seed: int,
+    pin_memory: bool = False,
 ) -> StreamSpec:
     shards = resolve_shards(
         data.train_shards if train else data.val_shards,
@@ -26,9 +33,11 @@ def stream_spec(
         num_workers=data.num_workers,
         seed=seed,
         shuffle_buffer=data.shuffle_buffer if train else 0,
+        shuffle_initial=min(data.shuffle_initial, data.shuffle_buffer),
         decoder=SampleDecoder(SampleSpec.build(model, data, train)),
         collator=Collator(tokenizer, model.text.max_length, masks),
         max_consecutive_skips=data.max_consecutive_skips,
+        pin_memory=pin_memory,
     )
 
 
@@ -41,9 +50,13 @@ def train_stream(
     seed: int,
     state: DataState | None = None,
     max_samples: int | None = None,
+    pin_memory: bool = False,
 ) -> TrainStream:
-    """The training stream; `max_samples` (the seed's --max_train_samples) caps an epoch."""
-    spec = stream_spec(model, data, train=True, batch_size=batch_size, dist=dist, seed=seed)
+    """The training stream; `max_samples` (the seed's --max_train_samples) caps an epoch.
+    `pin_memory` for a CUDA run: page-locked batches copy to the GPU asynchronously."""
+    spec = stream_spec(
+        model, data, train=True, batch_size=batch_size, dist=dist, seed=seed, pin_memory=pin_memory
+    )
     samples = data.samples_per_epoch or spec.shards.total_samples
     if max_samples is not None:
         samples = min(samples, max_samples)

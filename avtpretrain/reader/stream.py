@@ -68,6 +68,8 @@ class StreamSpec:
     decoder: SampleDecoder
     collator: Collator
     max_consecutive_skips: int
+    shuffle_initial: int = 1000  # at most shuffle_buffer
+    pin_memory: bool = False
 
 
 def _worker() -> tuple[int, int]:
@@ -107,27 +109,34 @@ def _batches(samples, size: int, collate: Callable, seed: int, first: int, parti
 
 
 class TrainDataset(IterableDataset):
-    """One epoch of training batches for one rank; each loader worker plays one logical worker."""
+    """Training batches for one rank from `state` on, epoch after epoch (the workers live across
+    epochs: no restart stall); each loader worker plays one logical worker."""
 
     def __init__(self, spec: StreamSpec, state: DataState, batches_per_worker: int) -> None:
         super().__init__()
         self.spec, self.state, self.per_worker = spec, state, batches_per_worker
 
     def __iter__(self) -> Iterator[Batch]:
-        spec, state = self.spec, self.state
         physical, workers = _worker()
-        # Batch j of the epoch always comes from logical worker j % workers; after a resume at
+        # Batch j of an epoch always comes from logical worker j % workers; after a resume at
         # batch b the loader restarts at physical worker 0, which therefore plays worker b % W.
-        logical = (physical + state.batches) % workers
+        # An epoch is a multiple of W batches, so the same holds in every later epoch.
+        logical = (physical + self.state.batches) % workers
+        state = self.state
+        while True:
+            yield from self._epoch(state, logical, workers)
+            state = DataState(epoch=state.epoch + 1, emitted=[0] * workers)
+
+    def _epoch(self, state: DataState, logical: int, workers: int) -> Iterator[Batch]:
+        spec = self.spec
         done = max(0, -(-(state.batches - logical) // workers))
         seed = make_seed(spec.seed, spec.dist.rank, logical, state.epoch)
         counters = Counters(spec.shards.describe(), spec.max_consecutive_skips)
         urls = self._urls(random.Random(make_seed(seed, "urls")), counters)
         raw = counters.readable(wds.tarfile_to_samples(handler=counters.handler)(urls))
         shuffle_rng = random.Random(make_seed(seed, "shuffle"))
-        shuffled = wds.shuffle(spec.shuffle_buffer, initial=spec.shuffle_buffer, rng=shuffle_rng)(
-            raw
-        )
+        fill = min(spec.shuffle_initial, spec.shuffle_buffer)
+        shuffled = wds.shuffle(spec.shuffle_buffer, initial=fill, rng=shuffle_rng)(raw)
         skip = state.emitted[logical] if state.emitted else 0
         for _ in range(skip):  # resume: same stream, already-used samples dropped undecoded
             next(shuffled)
@@ -177,7 +186,7 @@ def check_enough_shards(shards: ShardSet, dist: DistInfo, num_workers: int) -> N
         )
 
 
-def _loader(dataset: IterableDataset, num_workers: int) -> DataLoader:
+def _loader(dataset: IterableDataset, num_workers: int, pin_memory: bool = False) -> DataLoader:
     # Its own generator: a DataLoader draws a base seed from the global torch RNG each time an
     # iterator starts, which would shift the model's random stream (dropout, negatives) on resume.
     # Our workers seed themselves from the stream's seed, so this draw is never used.
@@ -185,7 +194,7 @@ def _loader(dataset: IterableDataset, num_workers: int) -> DataLoader:
         dataset,
         batch_size=None,
         num_workers=num_workers,
-        persistent_workers=False,
+        pin_memory=pin_memory,
         generator=torch.Generator(),
     )
 
@@ -204,6 +213,7 @@ class TrainStream:
         self.batches_per_epoch = self.per_worker * self.workers
         self.state = self._checked(state or DataState(emitted=[0] * self.workers))
         self._counters: dict[int, dict[str, int]] = {}
+        self._batches: Iterator[Batch] | None = None  # one loader, kept across epochs
 
     def state_dict(self) -> dict[str, Any]:
         return self.state.to_dict()
@@ -211,6 +221,7 @@ class TrainStream:
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Continue from a saved position (same data.num_workers as when it was saved)."""
         self.state = self._checked(DataState.from_dict(saved))
+        self._batches = None  # the loader restarts from the new position
 
     def _checked(self, state: DataState) -> DataState:
         if len(state.emitted) != self.workers:
@@ -226,9 +237,12 @@ class TrainStream:
 
     def __iter__(self) -> Iterator[Batch]:
         """The rest of the current epoch; afterwards `state` points at the next epoch's start."""
-        start = DataState.from_dict(self.state.to_dict())  # workers get a frozen copy
-        dataset = TrainDataset(self.spec, start, self.per_worker)
-        for batch in _loader(dataset, self.spec.num_workers):
+        if self._batches is None:
+            start = DataState.from_dict(self.state.to_dict())  # workers get a frozen copy
+            dataset = TrainDataset(self.spec, start, self.per_worker)
+            self._batches = iter(_loader(dataset, self.spec.num_workers, self.spec.pin_memory))
+        while len(self):
+            batch = next(self._batches)
             logical, emitted = batch.pop("data_pos")
             self._counters[logical] = batch.pop("counters")
             self.state.emitted[logical] = emitted

@@ -34,6 +34,7 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str) -> int:
         dist=info,
         seed=cfg.run.seed,
         max_samples=cfg.run.max_train_samples,
+        pin_memory=ctx.device.type == "cuda",
     )
     evaluate = None
     if cfg.data.val_shards:

@@ -4,7 +4,9 @@ device-side assert."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +15,8 @@ import torch
 from avtpretrain.engine.loop import loss_scale
 from avtpretrain.objectives.matching import hard_negatives
 from tests.engine.spawned import run_ranks
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class _StageZeroFP16:
@@ -86,3 +90,21 @@ def test_each_rank_drives_its_local_gpu_or_the_one_the_site_bound_to_it() -> Non
     assert [cuda_index(r, 1) for r in range(8)] == [0] * 8
     with pytest.raises(RuntimeError, match="LOCAL_RANK 4 but only 4 CUDA devices are visible"):
         cuda_index(4, 4)
+
+
+def test_offloaded_optimizers_use_deepspeeds_cpu_adam(monkeypatch) -> None:
+    import deepspeed.ops.adam
+
+    from avtpretrain.config import OptimConfig
+    from avtpretrain.engine.optim import build_optimizer, offloads_optimizer
+
+    made = []
+    # The real class compiles its C++ kernel on first use; what is checked here is the choice.
+    monkeypatch.setattr(deepspeed.ops.adam, "DeepSpeedCPUAdam", lambda *a, **k: made.append(k))
+    layer = torch.nn.Linear(2, 2)
+    build_optimizer(layer, OptimConfig(), offload=True)
+    assert made and made[0]["adamw_mode"] is True
+    assert isinstance(build_optimizer(layer, OptimConfig()), torch.optim.AdamW)
+    for name, expected in [("zero2_offload", True), ("zero3_offload", True), ("zero2", False)]:
+        ds = json.loads((REPO / "ds_configs" / f"{name}.json").read_text())
+        assert offloads_optimizer(ds) is expected, name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from transformers import VideoMAEConfig, VideoMAEModel
 
@@ -20,10 +22,17 @@ def normalize_video(video: torch.Tensor, dtype: torch.dtype = torch.float32) -> 
     On the model side: the reader keeps frames uint8 (a quarter of the bytes through the worker
     queues) and the model normalises them on its own device, in its own precision.
     """
-    shape = (3, 1, 1)
-    mean = torch.tensor(VIDEO_MEAN, device=video.device).view(shape) * 255
-    std = torch.tensor(VIDEO_STD, device=video.device).view(shape) * 255
+    mean, std = _statistics(video.device)
     return ((video.float() - mean) / std).to(dtype)
+
+
+@functools.cache
+def _statistics(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Made once per device: a host-to-device copy at every step would stall the GPU queue."""
+    shape = (3, 1, 1)
+    mean = torch.tensor(VIDEO_MEAN, device=device).view(shape) * 255
+    std = torch.tensor(VIDEO_STD, device=device).view(shape) * 255
+    return mean, std
 
 
 class VideoEncoder(Encoder):
