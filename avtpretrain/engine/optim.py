@@ -38,7 +38,9 @@ def param_groups(task: nn.Module, cfg: OptimConfig) -> list[dict]:
     ]
 
 
-def build_optimizer(task: nn.Module, cfg: OptimConfig, offload: bool = False) -> torch.optim.Optimizer:
+def build_optimizer(
+    task: nn.Module, cfg: OptimConfig, offload: bool = False
+) -> torch.optim.Optimizer:
     """AdamW over `param_groups`. A client torch AdamW (nothing to JIT-compile, the same maths
     on CPU and GPU), except when ZeRO keeps the optimizer on the CPU (`offload`): there
     DeepSpeed's vectorised CPU Adam (compiled on first use) is several times faster."""
