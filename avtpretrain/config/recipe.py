@@ -168,6 +168,11 @@ class RunConfig:
     # Load checkpoint files that hold more than weights (arbitrary pickles can run code): only
     # for files whose origin you trust.
     trust_checkpoint: bool = False
+    # torch.compile each transformer block (towers, fusion, MAE decoders) with this backend
+    # ("inductor" on a GPU); off by default. ZeRO stages 0-2 only: ZeRO-3 gathers parameters
+    # inside the blocks, which breaks the compiled graphs.
+    compile: bool = False
+    compile_backend: str = "inductor"
 
     def __post_init__(self) -> None:
         check(bool(self.output_dir), "output_dir", "must not be empty")

@@ -76,6 +76,15 @@ def _ds_json(path: str) -> None:
         raise InputError(f"--deepspeed: {err}") from None
 
 
+def _compile(run: RunConfig, ds_path: str) -> None:
+    stage = (check_ds_config(ds_path).get("zero_optimization") or {}).get("stage", 0)
+    if run.compile and stage == 3:
+        raise InputError(
+            f"run.compile: not with ZeRO-3 ({ds_path}), which gathers parameters inside the "
+            "compiled blocks; use a stage 0-2 config or run.compile: false"
+        )
+
+
 def _common(data: DataConfig, model: ModelConfig, ds_path: str) -> None:
     """What every run reads: the DeepSpeed JSON, the tokenizer, pretrained tower folders."""
     _ds_json(ds_path)
@@ -163,6 +172,7 @@ def _downstream(cfg: FinetuneConfig, ds_path: str, splits: Iterable[str]) -> Non
 def check_pretrain_inputs(cfg: RecipeConfig, ds_path: str) -> None:
     """Raise `InputError` for the first input of a pretraining run that is missing."""
     _common(cfg.data, cfg.model, ds_path)
+    _compile(cfg.run, ds_path)
     _shards("data.train_shards", cfg.data.train_shards)
     if cfg.data.val_shards:
         _shards("data.val_shards", cfg.data.val_shards)
@@ -172,6 +182,7 @@ def check_pretrain_inputs(cfg: RecipeConfig, ds_path: str) -> None:
 def check_finetune_inputs(cfg: FinetuneConfig, ds_path: str) -> None:
     """Raise `InputError` for the first input of a finetuning run that is missing."""
     _downstream(cfg, ds_path, SPLITS)
+    _compile(cfg.run, ds_path)
     _resume(cfg.run)
     # A resumed run restores its own weights; init_from is not read then.
     if cfg.downstream.init_from and not cfg.run.resume_from_checkpoint:

@@ -25,6 +25,7 @@ from avtpretrain.engine.session import finish as close_session
 from avtpretrain.engine.stream import Stream
 from avtpretrain.engine.training import build_engine, client_state, restore, resume_path
 from avtpretrain.engine.training import total_steps as count_steps
+from avtpretrain.models.compile import compile_blocks
 
 # Runs on every rank with the unwrapped task; returns metrics on rank 0 ({} elsewhere).
 Evaluate = Callable[[nn.Module], dict[str, float]]
@@ -58,6 +59,9 @@ def fit(
     engine = build_engine(task, cfg.optim, settings, steps, trust=run.trust_checkpoint)
     state = TrainState() if resume is None else restore(engine, resume, stream, info.rank)
     logger = RunLogger(run.output_dir, info, steps, state.step)
+    if run.compile:  # after the engine: DeepSpeed wraps and casts the module first
+        blocks = compile_blocks(engine.module, run.compile_backend)
+        logger.message(f"compiled {blocks} transformer blocks ({run.compile_backend})")
     for line in tidied:
         logger.message(line)
     if resume is not None:
