@@ -9,9 +9,14 @@ from avtpretrain.config.loader import ConfigError, dump_yaml
 from avtpretrain.config.recipe import RecipeConfig
 
 
-def add_config_args(parser: argparse.ArgumentParser) -> None:
+def add_config_args(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """--config (required unless there is a `default` recipe) and --set."""
+    what = "run recipe YAML (pretrain/*.yaml, finetune/*.yaml)"
     parser.add_argument(
-        "--config", required=True, help="run recipe YAML (pretrain/*.yaml, finetune/*.yaml)"
+        "--config",
+        required=default is None,
+        default=default,
+        help=f"{what}; default: {default}" if default else what,
     )
     parser.add_argument(
         "--set",

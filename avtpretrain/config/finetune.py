@@ -31,6 +31,10 @@ class DownstreamConfig:
     matching_weight: float = 1.0  # trains the matching head that re-ranking uses
     # QA: the MLP head's hidden width is this multiple of the fusion width (ALPRO: 2).
     qa_hidden_mult: int = 2
+    # Public datasets lose videos (DiDeMo ships one annotated video that no longer exists): rows
+    # naming a missing video are skipped and counted, and a split fails only past this many
+    # missing videos, because beyond a handful the paths or the ids are more likely wrong.
+    max_missing_videos: int = 10
 
     def __post_init__(self) -> None:
         check(
@@ -42,6 +46,11 @@ class DownstreamConfig:
         check(self.contrastive_weight >= 0, "contrastive_weight", "must be >= 0")
         check(self.matching_weight >= 0, "matching_weight", "must be >= 0")
         check(self.qa_hidden_mult >= 1, "qa_hidden_mult", "must be >= 1")
+        check(
+            self.max_missing_videos >= 0,
+            "max_missing_videos",
+            f"must be >= 0 (0: every annotated video must exist), got {self.max_missing_videos}",
+        )
         if self.task == "qa":
             check(bool(self.ans2label), "ans2label", "QA needs the answer vocabulary file")
         else:

@@ -116,7 +116,20 @@ class OptimConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     warmup_ratio: float = 0.05
-    lr_scheduler_type: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_steps: int = 0  # > 0 overrides warmup_ratio, as in transformers
+    # transformers' scheduler names with their meanings ("constant" has no warmup there;
+    # "constant_with_warmup" has). min_lr_ratio is cosine_with_min_lr's floor, as a fraction of
+    # each group's learning rate.
+    lr_scheduler_type: Literal[
+        "linear",
+        "cosine",
+        "cosine_with_restarts",
+        "polynomial",
+        "constant",
+        "constant_with_warmup",
+        "inverse_sqrt",
+        "cosine_with_min_lr",
+    ] = "cosine"
     min_lr_ratio: float = 0.0
     # Per-tower multipliers of learning_rate, e.g. {text: 0.1} for a pretrained text tower.
     lr_scale: dict[str, float] = field(default_factory=dict)
@@ -137,6 +150,13 @@ class OptimConfig:
             f"must be in [0, 1), got {self.warmup_ratio}",
         )
         check(0.0 <= self.min_lr_ratio <= 1.0, "min_lr_ratio", "must be in [0, 1]")
+        check(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
+        floors = ("cosine_with_min_lr", "warmup_stable_decay")
+        check(
+            self.min_lr_ratio == 0 or self.lr_scheduler_type in floors,
+            "min_lr_ratio",
+            f"only used by lr_scheduler_type {' or '.join(floors)}, not {self.lr_scheduler_type}",
+        )
         towers = {*MODALITIES, "fusion"}
         unknown = sorted(set(self.lr_scale) - towers)
         check(
@@ -162,9 +182,19 @@ class RunConfig:
     num_train_epochs: float = 1.0
     max_train_samples: int | None = None
     logging_steps: int = 10
+    # "steps": every logging_steps / save_steps; "epoch": at the end of every epoch; "no": never
+    # (a "no" run saves no checkpoint, not even at the end, as in transformers).
+    logging_strategy: Literal["steps", "epoch", "no"] = "steps"
+    save_strategy: Literal["steps", "epoch", "no"] = "steps"
     save_steps: int = 500
     save_total_limit: int | None = 2
     eval_steps: int = 0
+    eval_batch_size: int | None = None  # per rank; None: the training micro-batch
+    max_eval_samples: int | None = None  # the first N of each evaluated split
+    # Where scalars go: "tensorboard" (logging_dir, default <output_dir>/tensorboard) and/or
+    # "wandb" (when installed); [] for neither (log.jsonl is always written).
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    logging_dir: str | None = None
     # Load checkpoint files that hold more than weights (arbitrary pickles can run code): only
     # for files whose origin you trust.
     trust_checkpoint: bool = False
@@ -181,8 +211,11 @@ class RunConfig:
         check(self.logging_steps > 0, "logging_steps", "must be > 0")
         check(self.save_steps > 0, "save_steps", "must be > 0")
         check(self.eval_steps >= 0, "eval_steps", "must be >= 0 (0 turns evaluation off)")
-        cap = self.max_train_samples
-        check(cap is None or cap > 0, "max_train_samples", f"must be null or > 0, got {cap}")
+        for name in ("max_train_samples", "max_eval_samples", "eval_batch_size"):
+            cap = getattr(self, name)
+            check(cap is None or cap > 0, name, f"must be null or > 0, got {cap}")
+        unknown = sorted(set(self.report_to) - {"tensorboard", "wandb"})
+        check(not unknown, "report_to", f"expected tensorboard and/or wandb, got {unknown}")
         limit = self.save_total_limit
         check(limit is None or limit > 0, "save_total_limit", "must be null or > 0")
 

@@ -186,6 +186,14 @@ def _check_types(raw: dict[str, Any]) -> None:
         raise DSConfigError("fp16 and bf16 are both enabled; pick one")
 
 
+def parse_ds_json(path: Path) -> dict[str, Any]:
+    """The JSON object in `path` (duplicate keys and NaN refused); errors name the file."""
+    try:
+        return _parse(path)
+    except DSConfigError as err:
+        raise DSConfigError(f"{path}: {err}") from None
+
+
 def check_ds_config(path: str | Path) -> dict[str, Any]:
     """Parse the JSON and check its keys and types without importing deepspeed or torch."""
     path = Path(path)

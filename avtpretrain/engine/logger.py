@@ -10,16 +10,20 @@ from typing import Any
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from avtpretrain.config import RunConfig
 from avtpretrain.dist import DistInfo
 
 
 class RunLogger:
-    def __init__(self, output_dir: str | Path, info: DistInfo, total_steps: int, start: int):
+    """log.jsonl always; TensorBoard and Weights & Biases as `run.report_to` says."""
+
+    def __init__(self, run: RunConfig, info: DistInfo, total_steps: int, start: int, config: dict):
         self.main = info.is_main
-        self.writer = SummaryWriter(str(Path(output_dir) / "tensorboard")) if self.main else None
-        self.jsonl = (
-            (Path(output_dir) / "log.jsonl").open("a", encoding="utf-8") if self.main else None
-        )
+        out = Path(run.output_dir)
+        board = self.main and "tensorboard" in run.report_to
+        self.writer = SummaryWriter(run.logging_dir or str(out / "tensorboard")) if board else None
+        self.wandb = _start_wandb(run, config) if self.main and "wandb" in run.report_to else None
+        self.jsonl = (out / "log.jsonl").open("a", encoding="utf-8") if self.main else None
         self.bar = tqdm(
             total=total_steps,
             initial=start,
@@ -32,9 +36,12 @@ class RunLogger:
     def log(self, step: int, scalars: dict[str, float]) -> None:
         if not self.main:
             return
-        for name, value in scalars.items():
-            self.writer.add_scalar(name, value, step)
-        self.writer.flush()
+        if self.writer is not None:
+            for name, value in scalars.items():
+                self.writer.add_scalar(name, value, step)
+            self.writer.flush()
+        if self.wandb is not None:
+            self.wandb.log(scalars, step=step)
         record = {"step": step, "time": round(time.time(), 3), **scalars}
         self.jsonl.write(json.dumps(record) + "\n")
         self.jsonl.flush()
@@ -56,4 +63,14 @@ class RunLogger:
         if summary:
             self.jsonl.write(json.dumps({"summary": summary}) + "\n")
         self.jsonl.close()
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+
+
+def _start_wandb(run: RunConfig, config: dict) -> Any:
+    import wandb  # optional: the input check says how to install it when report_to names it
+
+    out = Path(run.output_dir)
+    return wandb.init(dir=str(out), name=out.name, config=config, resume="allow")

@@ -63,7 +63,17 @@ class _Window:
 
 
 def _engine_scalars(engine: Any) -> dict[str, float]:
-    out = {"train/lr": float(engine.get_lr()[0])}
+    # Groups are named "<tower>/decay" and "<tower>/no_decay" (optim.param_groups); both of a
+    # tower share its rate. DeepSpeed's ZeRO and fp16 wrappers expose the client's groups.
+    towers: dict[str, float] = {}
+    for group in engine.optimizer.param_groups:
+        tower = str(group.get("name", "")).rpartition("/")[0]
+        if tower:
+            towers.setdefault(tower, float(group["lr"]))
+    # train/lr is the base rate: heads train at optim.learning_rate times the schedule, while a
+    # tower's rate is also scaled by optim.lr_scale. No heads group: the first group's rate.
+    base = towers.get("heads", float(engine.get_lr()[0]))
+    out = {"train/lr": base} | {f"train/lr/{t}": lr for t, lr in sorted(towers.items())}
     norm = engine.get_global_grad_norm()
     if norm is not None:
         out["train/grad_norm"] = float(norm)

@@ -60,23 +60,25 @@ def offloads_optimizer(ds_config: dict) -> bool:
     return device in ("cpu", "nvme")
 
 
-def lr_factor(step: int, total: int, cfg: OptimConfig) -> float:
-    """Linear warmup over warmup_ratio of the steps, then cosine / linear decay / constant."""
-    warmup = int(total * cfg.warmup_ratio)
-    if step < warmup:
-        return (step + 1) / warmup
-    if cfg.lr_scheduler_type == "constant":
-        return 1.0
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    shape = (
-        0.5 * (1 + math.cos(math.pi * progress))
-        if cfg.lr_scheduler_type == "cosine"
-        else 1 - progress
-    )
-    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * shape
+def warmup_steps(total: int, cfg: OptimConfig) -> int:
+    """optim.warmup_steps when set, else warmup_ratio of the steps (rounded up, as transformers)."""
+    return cfg.warmup_steps if cfg.warmup_steps > 0 else math.ceil(total * cfg.warmup_ratio)
 
 
 def build_scheduler(
     optimizer: torch.optim.Optimizer, total_steps: int, cfg: OptimConfig
-) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, cfg))
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """transformers' scheduler of that name, with its meaning (e.g. "constant" has no warmup),
+    scaling every parameter group's own rate (so per-tower ratios hold throughout)."""
+    from transformers import get_scheduler
+
+    kwargs = (
+        {"min_lr_rate": cfg.min_lr_ratio} if cfg.lr_scheduler_type == "cosine_with_min_lr" else {}
+    )
+    return get_scheduler(
+        cfg.lr_scheduler_type,
+        optimizer,
+        num_warmup_steps=warmup_steps(total_steps, cfg),
+        num_training_steps=total_steps,
+        scheduler_specific_kwargs=kwargs,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -21,6 +22,7 @@ from avtpretrain.dist import DistInfo
 from avtpretrain.engine.collective import main_does
 from avtpretrain.engine.distributed import init_distributed
 from avtpretrain.engine.dsconfig import EngineSettings, read_ds_config
+from avtpretrain.io import atomic_write_text
 from avtpretrain.lock import FolderBusyError, lock_folder
 
 AnyRecipe = RecipeConfig | FinetuneConfig
@@ -61,8 +63,10 @@ def make_deterministic() -> None:
     torch.utils.deterministic.fill_uninitialized_memory = False
 
 
-def prepare_output_dir(cfg: AnyRecipe, is_main: bool) -> None:
-    """--overwrite_output_dir: drop earlier checkpoints and logs; then save the resolved config."""
+def prepare_output_dir(cfg: AnyRecipe, is_main: bool, ds_raw: dict | None = None) -> None:
+    """--overwrite_output_dir: drop earlier checkpoints and logs; then save the resolved config
+    (config.yaml) and the DeepSpeed JSON as this run used it (ds_config.json: flags applied,
+    "auto" values filled)."""
     out = Path(cfg.run.output_dir)
     if cfg.run.overwrite_output_dir and is_main and out.is_dir():
         for path in out.glob("checkpoint-*"):
@@ -72,6 +76,8 @@ def prepare_output_dir(cfg: AnyRecipe, is_main: bool) -> None:
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         save_resolved(cfg, out)
+        if ds_raw is not None:
+            atomic_write_text(out / "ds_config.json", json.dumps(ds_raw, indent=2) + "\n")
     dist.barrier()
 
 
@@ -85,7 +91,7 @@ def start(cfg: AnyRecipe, ds_path: str, prepare: bool = True) -> Context:
     lock = None
     if prepare:
         lock = lock_output_dir(cfg.run.output_dir, info.is_main)
-        prepare_output_dir(cfg, info.is_main)
+        prepare_output_dir(cfg, info.is_main, settings.raw)
     return Context(info, device, settings, lock)
 
 

@@ -7,15 +7,16 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
-from avtpretrain.config import load_model_config, load_recipe
+from avtpretrain.config import ConfigError, load_model_config, load_recipe
 from avtpretrain.config.model import MODALITIES, ModelConfig
-from avtpretrain.models.model import AVTModel
 
 
 def count_parameters(cfg: ModelConfig, vocab_size: int) -> dict[str, int]:
     """{"text", "audio", "video", "fusion", "heads", "total"}: parameters, nothing allocated."""
+    import torch  # here, not at the top: `--help` and `--dry_check` need neither torch nor models
+
+    from avtpretrain.models.model import AVTModel
+
     with torch.device("meta"):
         model = AVTModel(cfg, vocab_size)
     counts = {m: sum(p.numel() for p in getattr(model, m).parameters()) for m in MODALITIES}
@@ -77,17 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry_check", action="store_true", help="only the comparison, no counts")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
-    if args.recipe:
-        cfg = load_recipe(args.recipe, args.overrides).model
-        if args.dry_check:
-            try:
-                return _print_dry_check(dry_check(cfg))
-            except OSError as err:
-                p.exit(2, f"count_params.py: {err.filename}: cannot read ({err.strerror})\n")
-    elif args.model:
-        cfg = load_model_config(args.model, Path.cwd() / "pretrain" / "x.yaml")
-    else:
+    if not (args.recipe or args.model):
         p.error("name a model config, or a --recipe")
+    try:
+        if args.recipe:
+            cfg = load_recipe(args.recipe, args.overrides).model
+        else:  # a bare name is found from any working directory (config.files)
+            cfg = load_model_config(args.model)
+    except ConfigError as err:
+        p.exit(2, f"count_params.py: config error: {err}\n")
+    if args.recipe and args.dry_check:
+        try:
+            return _print_dry_check(dry_check(cfg))
+        except OSError as err:
+            p.exit(2, f"count_params.py: {err.filename}: cannot read ({err.strerror})\n")
     counts = count_parameters(cfg, args.vocab_size)
     families = {"text": cfg.text.family, "audio": cfg.audio.family, "video": cfg.video.family}
     print(f"{'part':<8}{'family':<16}{'parameters':>16}")

@@ -10,6 +10,7 @@ import torch
 
 from avtpretrain.config import DownstreamConfig
 from avtpretrain.reader.annotations import (
+    AnnotationError,
     Caption,
     Question,
     group_by_video,
@@ -18,7 +19,7 @@ from avtpretrain.reader.annotations import (
 )
 from avtpretrain.reader.mapped import Items
 from avtpretrain.reader.samples import Collator, SampleDecoder
-from avtpretrain.reader.videos import VideoIndex
+from avtpretrain.reader.videos import Missing, VideoIndex
 
 
 def video_index(cfg: DownstreamConfig) -> VideoIndex:
@@ -29,30 +30,51 @@ def video_index(cfg: DownstreamConfig) -> VideoIndex:
 
 @dataclass(frozen=True)
 class RetrievalSplit:
-    captions: list[Caption]
+    captions: list[Caption]  # rows whose video exists, file order
     videos: list[str]  # distinct video keys, first-seen order
     text_to_video: list[int]  # caption i → its video's position in `videos`
+    missing: Missing  # videos left out with their rows
 
 
 @dataclass(frozen=True)
 class QASplit:
-    questions: list[Question]
+    questions: list[Question]  # rows whose video exists, file order
     videos: list[str]
     question_video: list[int]
+    missing: Missing
 
 
-def retrieval_split(path: str, index: VideoIndex) -> RetrievalSplit:
+def _present(
+    path: str, keys: list[str], index: VideoIndex, limit: int
+) -> tuple[list[bool], Missing]:
+    """Which rows' videos exist. Rows are dropped here, before anything is split across ranks,
+    so 1 rank and N ranks train on the same items and rank the same queries."""
+    missing = index.require(keys, path, limit)
+    present = [k in index for k in keys]
+    if not any(present):
+        raise AnnotationError(
+            f"{path}: none of its {missing.count} video id(s) are in {index.source} "
+            f"(first: {missing.shown()}): no annotation rows left"
+        )
+    return present, missing
+
+
+def retrieval_split(path: str, index: VideoIndex, limit: int = 0) -> RetrievalSplit:
+    """Captions of `path` over the videos that exist; up to `limit` missing videos are skipped."""
     captions = read_captions(path)
+    present, missing = _present(path, [c.video for c in captions], index, limit)
+    captions = [c for c, ok in zip(captions, present, strict=True) if ok]
     videos, t2v = group_by_video([c.video for c in captions])
-    index.require(videos, path)
-    return RetrievalSplit(captions, videos, t2v)
+    return RetrievalSplit(captions, videos, t2v, missing)
 
 
-def qa_split(path: str, index: VideoIndex) -> QASplit:
+def qa_split(path: str, index: VideoIndex, limit: int = 0) -> QASplit:
+    """Questions of `path` over the videos that exist; up to `limit` missing videos are skipped."""
     questions = read_questions(path)
+    present, missing = _present(path, [q.video for q in questions], index, limit)
+    questions = [q for q, ok in zip(questions, present, strict=True) if ok]
     videos, q2v = group_by_video([q.video for q in questions])
-    index.require(videos, path)
-    return QASplit(questions, videos, q2v)
+    return QASplit(questions, videos, q2v, missing)
 
 
 @dataclass(frozen=True)

@@ -270,3 +270,21 @@ def eval_batches(spec: StreamSpec) -> Iterator[dict[str, Any]]:
             f"e.g. {gone[0]}"
         )
     return iter(_loader(EvalDataset(spec), spec.num_workers))
+
+
+def first_samples(batches: Iterator[Batch], n: int | None) -> Iterator[Batch]:
+    """At most `n` samples of `batches` (the last batch cut short); all of them for None."""
+    left = n
+    for batch in batches:
+        if left is None:
+            yield batch
+            continue
+        size = len(batch["keys"])
+        if size > left:
+            batch = {
+                k: v[:left] if isinstance(v, list | torch.Tensor) else v for k, v in batch.items()
+            }
+        yield batch
+        left -= min(size, left)
+        if left == 0:
+            return

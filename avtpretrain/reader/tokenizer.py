@@ -8,26 +8,19 @@ import tarfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tokenizers import (
-    Tokenizer,
-    decoders,
-    models,
-    normalizers,
-    pre_tokenizers,
-    processors,
-)
-from transformers import (
-    AutoConfig,
-    AutoTokenizer,
-    DebertaV2Tokenizer,
-    PreTrainedTokenizerBase,
-    PreTrainedTokenizerFast,
-)
+from tqdm import tqdm
 
 from avtpretrain.config.model import TextTowerConfig
 from avtpretrain.contract import format as fmt
 from avtpretrain.reader.shards import resolve_shards
+
+# tokenizers and transformers (which imports torch) load inside the functions that use them:
+# `train_tokenizer.py --help` and the entry points' error classes stay light.
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerBase
 
 SPECIAL = {
     "pad_token": "[PAD]",
@@ -53,6 +46,8 @@ def load_tokenizer(path: str | None) -> PreTrainedTokenizerBase:
             f"data.tokenizer: {path!r} is not a tokenizer folder; make one with "
             "tools/train_tokenizer.py --shards <train shards> --out <folder>"
         )
+    from transformers import AutoTokenizer, DebertaV2Tokenizer
+
     folder = Path(path)
     if (folder / SPM_FILE).is_file() and not (folder / "tokenizer.json").is_file():
         _require_sentencepiece(path)
@@ -90,6 +85,8 @@ def check_tokenizer_fits(tokens: int, tokenizer_dir: str, text: TextTowerConfig)
     """
     if not text.pretrained:
         return
+    from transformers import AutoConfig
+
     rows = AutoConfig.from_pretrained(text.pretrained, local_files_only=True).vocab_size
     if tokens > rows:
         raise TokenizerMismatchError(
@@ -99,9 +96,11 @@ def check_tokenizer_fits(tokens: int, tokenizer_dir: str, text: TextTowerConfig)
         )
 
 
-def shard_captions(specs: list[str]) -> Iterator[str]:
-    """Every caption line of every sample in the shards (read with the stdlib tar reader)."""
-    for url in resolve_shards(specs).urls:
+def shard_captions(specs: list[str], progress: bool = False) -> Iterator[str]:
+    """Every caption line of every sample in the shards (read with the stdlib tar reader);
+    `progress`: a bar over the shards on stderr."""
+    urls = resolve_shards(specs).urls
+    for url in tqdm(urls, desc="reading captions", unit="shard", disable=not progress):
         with tarfile.open(url) as tar:
             for info in tar:
                 split = fmt.split_member(info.name) if info.isfile() else None
@@ -135,14 +134,20 @@ def wordpiece_vocab(captions: Iterable[str], vocab_size: int, tok: Tokenizer) ->
     return {piece: i for i, piece in enumerate(pieces)}
 
 
-def train_wordpiece(captions: Iterable[str], vocab_size: int, out_dir: str | Path) -> Path:
+def train_wordpiece(
+    captions: Iterable[str], vocab_size: int, out_dir: str | Path, progress: bool = False
+) -> Path:
     """A lower-cased BERT-style WordPiece tokenizer over the captions, saved as a transformers
     folder. Words outside the vocabulary are spelled in characters; a word with a character the
-    captions never had becomes [UNK]."""
+    captions never had becomes [UNK]. `progress`: a bar over the captions on stderr."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
     tok = Tokenizer(models.WordPiece(unk_token=SPECIAL["unk_token"]))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    vocab = wordpiece_vocab(captions, vocab_size, tok)
+    counting = tqdm(captions, desc="counting words", unit="caption", disable=not progress)
+    vocab = wordpiece_vocab(counting, vocab_size, tok)
     tok.model = models.WordPiece(vocab, unk_token=SPECIAL["unk_token"])
     tok.decoder = decoders.WordPiece()
     tok.post_processor = processors.TemplateProcessing(
@@ -164,11 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--vocab_size", type=int, default=8000)
     args = p.parse_args(argv)
-    captions = list(shard_captions(args.shards))
+    captions = list(shard_captions(args.shards, progress=True))
     if not captions:
         p.exit(2, f"train_tokenizer.py: no captions in {' '.join(args.shards)}\n")
     try:
-        out = train_wordpiece(captions, args.vocab_size, args.out)
+        out = train_wordpiece(captions, args.vocab_size, args.out, progress=True)
     except ValueError as err:
         p.exit(2, f"train_tokenizer.py: --vocab_size / captions: {err}\n")
     size = len(load_tokenizer(str(out)))

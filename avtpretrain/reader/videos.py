@@ -10,10 +10,30 @@ from __future__ import annotations
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from avtpretrain.contract import format as fmt
 from avtpretrain.reader.annotations import AnnotationError, video_key
 from avtpretrain.reader.shards import resolve_shards
+
+SHOWN = 5  # missing ids named in messages and results: enough to find the pattern, still one line
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Annotated videos that are not in the index: how many, the first few in file order, and
+    how many annotation rows name them."""
+
+    count: int = 0
+    first: tuple[str, ...] = ()
+    rows: int = 0
+
+    def shown(self) -> str:
+        more = ", ..." if self.count > len(self.first) else ""
+        return ", ".join(repr(k) for k in self.first) + more
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "first": list(self.first), "rows": self.rows}
 
 
 @dataclass(frozen=True)
@@ -67,11 +87,16 @@ class VideoIndex:
             f.seek(found.offset)
             return f.read(found.size)
 
-    def require(self, keys: list[str], what: str) -> None:
-        """Fail before training if an annotation names a video that is not there."""
-        missing = sorted({k for k in keys if k not in self._where})
-        if missing:
+    def require(self, keys: list[str], what: str, limit: int = 0) -> Missing:
+        """The videos among `keys` (one per annotation row) that are not there; fails before
+        training when more than `limit` distinct videos are missing."""
+        absent = [k for k in keys if k not in self._where]
+        distinct = list(dict.fromkeys(absent))
+        missing = Missing(len(distinct), tuple(distinct[:SHOWN]), len(absent))
+        if missing.count > limit:
             raise AnnotationError(
-                f"{what}: {len(missing)} video id(s) not found in {self.source} "
-                f"(first: {missing[0]!r}; ids match file names or shard keys without extension)"
+                f"{what}: {missing.count} video id(s) not found in {self.source}, more than "
+                f"downstream.max_missing_videos={limit} (first: {missing.shown()}; ids match "
+                "file names or shard keys without extension)"
             )
+        return missing

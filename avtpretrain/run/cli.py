@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 from avtpretrain.config.cli import add_config_args, config_from_args
 from avtpretrain.config.finetune import FinetuneConfig
+from avtpretrain.engine.dsauto import resolved_path
+from avtpretrain.engine.dsconfig import DSConfigError
+from avtpretrain.run.flags import add_flags, ds_flags, recipe_overrides
 from avtpretrain.run.inputs import (
     InputError,
     check_finetune_inputs,
@@ -14,30 +18,25 @@ from avtpretrain.run.inputs import (
     check_pretrain_inputs,
 )
 
-# The seed's familiar options: each is a recipe field, settable from the command line.
-SEED_OPTIONS = {
-    "output_dir": ("run.output_dir", str),
-    "max_train_samples": ("run.max_train_samples", int),
-    "max_steps": ("run.max_steps", int),
-    "num_train_epochs": ("run.num_train_epochs", float),
-    "learning_rate": ("optim.learning_rate", float),
-    "warmup_ratio": ("optim.warmup_ratio", float),
-    "lr_scheduler_type": ("optim.lr_scheduler_type", str),
-    "logging_steps": ("run.logging_steps", int),
-    "save_steps": ("run.save_steps", int),
-    "save_total_limit": ("run.save_total_limit", int),
-    "eval_steps": ("run.eval_steps", int),
-    "seed": ("run.seed", int),
-    "resume_from_checkpoint": ("run.resume_from_checkpoint", str),
-}
+DEFAULT_PRETRAIN_RECIPE = "pretrain/base.yaml"
+DEFAULT_DS = Path(__file__).resolve().parents[2] / "ds_configs" / "auto.json"
 
 
-def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=description)
-    add_config_args(p)
+def _parser(prog: str, description: str, recipe: str | None = None) -> argparse.ArgumentParser:
+    # allow_abbrev=False: argparse would otherwise read --max_step as --max_steps.
+    p = argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False)
+    add_config_args(p, recipe)
     # Our own flag, in the Hugging Face convention (DeepSpeed's helper would make it a boolean).
-    p.add_argument("--deepspeed", required=True, metavar="JSON", help="DeepSpeed config file")
-    p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)  # the launcher's
+    p.add_argument(
+        "--deepspeed",
+        default=str(DEFAULT_DS),
+        metavar="JSON",
+        help="DeepSpeed config file (default: ds_configs/auto.json: ZeRO-2, and micro-batch, "
+        "accumulation, clipping and precision from the flags below with the Trainer's defaults)",
+    )
+    # The launchers' own: torch.distributed.launch passes --local-rank=N, older ones
+    # --local_rank=N; the rank is read from the environment (LOCAL_RANK) either way.
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--trust_checkpoint",
         dest="overrides",
@@ -50,33 +49,41 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def _training_options(p: argparse.ArgumentParser) -> None:
-    for name, (_, kind) in SEED_OPTIONS.items():
-        p.add_argument(f"--{name}", type=kind, default=None, help=argparse.SUPPRESS)
+    add_flags(p)
     p.add_argument("--overwrite_output_dir", action="store_true", help="start fresh in output_dir")
 
 
-def _as_overrides(args: argparse.Namespace) -> None:
-    for name, (key, _) in SEED_OPTIONS.items():
-        value = getattr(args, name)
-        if value is not None:
-            args.overrides.append(f"{key}={value}")
+def _as_overrides(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    try:
+        args.overrides += recipe_overrides(args)
+    except ValueError as err:
+        p.exit(2, f"{p.prog}: error: {err}\n")
     if args.overwrite_output_dir:
         args.overrides.append("run.overwrite_output_dir=true")
+
+
+def _resolve_ds(p: argparse.ArgumentParser, args: argparse.Namespace, hidden_size: int) -> None:
+    """Flags that set DeepSpeed values, and "auto" values: a resolved copy of the JSON."""
+    try:
+        args.deepspeed = resolved_path(args.deepspeed, ds_flags(args), hidden_size)
+    except DSConfigError as err:
+        p.exit(2, f"{p.prog}: error: --deepspeed: {err}\n")
 
 
 def parse_args(
     argv: list[str] | None, prog: str
 ) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
-    p = _parser(prog, "Pretrain with DeepSpeed.")
+    p = _parser(prog, "Pretrain with DeepSpeed.", DEFAULT_PRETRAIN_RECIPE)
     _training_options(p)
     args = p.parse_args(argv)
-    _as_overrides(args)
+    _as_overrides(p, args)
     return p, args
 
 
 def pretrain(argv: list[str] | None = None) -> int:
     parser, args = parse_args(argv, "pretrain.py")
     cfg = config_from_args(parser, args)  # fails fast, before any heavy import
+    _resolve_ds(parser, args, cfg.model.fusion.hidden_size)
     _check_inputs(parser, lambda: check_pretrain_inputs(cfg, args.deepspeed))
     from avtpretrain.run.pretrain import run_pretraining
 
@@ -102,10 +109,11 @@ def finetune(kind: str, argv: list[str] | None = None) -> int:
     _training_options(p)
     p.add_argument("--init_from", help="pretraining run dir, checkpoint-N or model.safetensors")
     args = p.parse_args(argv)
-    _as_overrides(args)
+    _as_overrides(p, args)
     if args.init_from:
         args.overrides.append(f"downstream.init_from={args.init_from}")
     cfg = _downstream_config(p, args, kind)
+    _resolve_ds(p, args, cfg.model.fusion.hidden_size)
     if not cfg.downstream.train_ann:
         p.exit(
             2, f"{prog}: downstream.train_ann is not set in {args.config}: nothing to train on\n"
@@ -136,6 +144,7 @@ def inference(kind: str, argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     cfg = _downstream_config(p, args, kind)
+    _resolve_ds(p, args, cfg.model.fusion.hidden_size)
     ds = cfg.downstream
     splits = args.split or [n for n, a in (("val", ds.val_ann), ("test", ds.test_ann)) if a]
     missing = [n for n in splits if not getattr(ds, f"{n}_ann")]

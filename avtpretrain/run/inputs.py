@@ -10,6 +10,7 @@ their contents are still read, and checked, by the code that uses them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterable
@@ -74,6 +75,15 @@ def _ds_json(path: str) -> None:
         check_ds_config(path)
     except DSConfigError as err:
         raise InputError(f"--deepspeed: {err}") from None
+
+
+def _run_options(run: RunConfig, ds_path: str) -> None:
+    if "wandb" in run.report_to and importlib.util.find_spec("wandb") is None:
+        raise InputError(
+            "run.report_to: wandb is not installed; `pip install wandb` (and `wandb login`), "
+            "or report to tensorboard only"
+        )
+    _compile(run, ds_path)
 
 
 def _compile(run: RunConfig, ds_path: str) -> None:
@@ -172,7 +182,7 @@ def _downstream(cfg: FinetuneConfig, ds_path: str, splits: Iterable[str]) -> Non
 def check_pretrain_inputs(cfg: RecipeConfig, ds_path: str) -> None:
     """Raise `InputError` for the first input of a pretraining run that is missing."""
     _common(cfg.data, cfg.model, ds_path)
-    _compile(cfg.run, ds_path)
+    _run_options(cfg.run, ds_path)
     _shards("data.train_shards", cfg.data.train_shards)
     if cfg.data.val_shards:
         _shards("data.val_shards", cfg.data.val_shards)
@@ -182,7 +192,7 @@ def check_pretrain_inputs(cfg: RecipeConfig, ds_path: str) -> None:
 def check_finetune_inputs(cfg: FinetuneConfig, ds_path: str) -> None:
     """Raise `InputError` for the first input of a finetuning run that is missing."""
     _downstream(cfg, ds_path, SPLITS)
-    _compile(cfg.run, ds_path)
+    _run_options(cfg.run, ds_path)
     _resume(cfg.run)
     # A resumed run restores its own weights; init_from is not read then.
     if cfg.downstream.init_from and not cfg.run.resume_from_checkpoint:

@@ -7,7 +7,7 @@ from avtpretrain.engine.loop import Where
 from avtpretrain.engine.session import build_same_everywhere, start
 from avtpretrain.eval.loops.zero_shot import zero_shot_retrieval
 from avtpretrain.reader.loaders import stream_spec, train_stream
-from avtpretrain.reader.stream import eval_batches
+from avtpretrain.reader.stream import eval_batches, first_samples
 from avtpretrain.reader.tokenizer import check_tokenizer_fits, load_tokenizer
 from avtpretrain.run.gathers import RANK_GATHERS
 from avtpretrain.run.trainer import finish, fit
@@ -43,15 +43,18 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str) -> int:
             cfg.model,
             cfg.data,
             train=False,
-            batch_size=settings.micro_batch,
+            batch_size=cfg.run.eval_batch_size or settings.micro_batch,
             dist=info,
             seed=cfg.run.seed,
         )
-
         where = Where(ctx.device, settings.dtype, info.world_size)
+        # run.max_eval_samples: each rank evaluates its share of the first N.
+        cap = cfg.run.max_eval_samples
+        share = None if cap is None else -(-cap // info.world_size)
 
         def evaluate(task: PretrainTask) -> dict[str, float]:
-            return zero_shot_retrieval(task, eval_batches(spec), where, info)
+            batches = first_samples(eval_batches(spec), share)
+            return zero_shot_retrieval(task, batches, where, info)
 
     trained = fit(cfg, ctx, task, stream, evaluate)
     state = trained.state

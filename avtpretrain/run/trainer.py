@@ -6,16 +6,17 @@ evaluation function; the loop, checkpointing and logging are the same code for a
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from avtpretrain.config import to_dict
+from avtpretrain.config import RunConfig, to_dict
 from avtpretrain.engine.checkpoint import save_checkpoint, tidy_before_resume
 from avtpretrain.engine.collective import main_does
 from avtpretrain.engine.logger import RunLogger
@@ -58,7 +59,8 @@ def fit(
     steps = count_steps(run, stream.batches_per_epoch, settings.grad_accum)
     engine = build_engine(task, cfg.optim, settings, steps, trust=run.trust_checkpoint)
     state = TrainState() if resume is None else restore(engine, resume, stream, info.rank)
-    logger = RunLogger(run.output_dir, info, steps, state.step)
+    cfg_dict = to_dict(cfg)
+    logger = RunLogger(run, info, steps, state.step, cfg_dict)
     if run.compile:  # after the engine: DeepSpeed wraps and casts the module first
         blocks = compile_blocks(engine.module, run.compile_backend)
         logger.message(f"compiled {blocks} transformer blocks ({run.compile_backend})")
@@ -66,7 +68,6 @@ def fit(
         logger.message(line)
     if resume is not None:
         logger.message(f"resumed from {resume} at step {state.step}")
-    cfg_dict = to_dict(cfg)
 
     def save(step: int) -> None:
         client = client_state(cfg_dict, state, stream)
@@ -78,10 +79,30 @@ def fit(
             logger.log(step, evaluate(engine.module))
 
     hooks = LoopHooks(log=logger.log, evaluate=run_eval, save=save, advance=logger.advance)
+    hooks, run = with_strategies(
+        hooks, run, math.ceil(stream.batches_per_epoch / settings.grad_accum)
+    )
     where = Where(ctx.device, settings.dtype, info.world_size)
     started = time.perf_counter()
     state = train(engine, stream, total_steps=steps, state=state, where=where, run=run, hooks=hooks)
     return Trained(engine, state, logger, time.perf_counter() - started)
+
+
+def with_strategies(hooks: LoopHooks, run: RunConfig, steps_per_epoch: int) -> tuple:
+    """run.logging_strategy / save_strategy as the loop's intervals: "epoch" logs / saves every
+    epoch's worth of steps, "no" never (no checkpoint at all, as in transformers)."""
+    changes: dict[str, int] = {}
+    for kind, hook in (("logging", "log"), ("save", "save")):
+        strategy = getattr(run, f"{kind}_strategy")
+        if strategy == "epoch":
+            changes[f"{kind}_steps"] = max(1, steps_per_epoch)
+        elif strategy == "no":
+            hooks = replace(hooks, **{hook: _nothing})
+    return hooks, replace(run, **changes)
+
+
+def _nothing(*_: Any) -> None:
+    return None
 
 
 def finish(trained: Trained | None, summary: dict[str, Any]) -> int:

@@ -15,6 +15,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from avtpretrain.contract import format as fmt
 
 KNOWN_EXTS = fmt.VIDEO_EXTS | {fmt.META_EXT, fmt.TEXT_EXT, fmt.AUDIO_EXT}
@@ -132,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"no shards in {args.folder}")
     seen: dict[str, str] = {}
     print(f"{'shard':<28}{'samples':>9}{'listed':>8}{'audio':>7}{'MB':>9}  problems")
-    for path in shards:
+    # The bar goes to stderr; tqdm.write prints the table rows to stdout above it.
+    for path in tqdm(shards, desc="inspecting", unit="shard", leave=False):
         report = inspect_shard(path, args.decode)
         listed = sizes.get(path.name) if sizes else None
         if listed is not None and listed != report.samples:
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 report.problems.append(f"{key}: key also in {seen[key]}")
             seen.setdefault(key, path.name)
         problems += [f"{path.name}: {p}" for p in report.problems]
-        print(
+        tqdm.write(
             f"{path.name:<28}{report.samples:>9}{listed if listed is not None else '-':>8}"
             f"{report.with_audio:>7}{report.bytes / 1e6:>9.2f}  {len(report.problems)}"
         )

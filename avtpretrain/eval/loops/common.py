@@ -11,6 +11,7 @@ import torch
 from avtpretrain.contract.batch import ItemBatch
 from avtpretrain.dist import DistInfo
 from avtpretrain.engine.collective import lockstep
+from avtpretrain.eval.loops.progress import counted, eval_bar
 from avtpretrain.models.model import AVTModel
 from avtpretrain.reader.downstream import collate_videos, video_items
 from avtpretrain.reader.mapped import eval_loader
@@ -76,5 +77,8 @@ def over_videos(
             failed.extend(batch["failed"])
             yield batch
 
-    results = lockstep(tap(), len(loader), fn, setup.device, lambda b: len(b["index"]) == 0)
+    with eval_bar("eval: videos", setup.info.is_main, len(loader)) as bar:
+        results = lockstep(
+            tap(), len(loader), counted(bar, fn), setup.device, lambda b: len(b["index"]) == 0
+        )
     return results, failed

@@ -16,6 +16,7 @@ from torch import nn
 from avtpretrain.engine.collective import gather_to_all, lockstep
 from avtpretrain.eval.clips import aggregate_clips
 from avtpretrain.eval.loops.common import EvalSetup
+from avtpretrain.eval.loops.progress import counted, eval_bar
 from avtpretrain.tasks.matching import match_scores
 
 
@@ -66,8 +67,10 @@ def _score_pairs(
         )
         return chunk, aggregate_clips(margin.view(len(chunk), c), 1, setup.aggregation).cpu()
 
+    with eval_bar("eval: re-ranking", setup.info.is_main, len(chunks)) as bar:
+        mine_scored = lockstep(chunks, len(chunks), counted(bar, score), setup.device)
     scored: dict[tuple[int, int], float] = {}
-    for parts in gather_to_all(lockstep(chunks, len(chunks), score, setup.device)):
+    for parts in gather_to_all(mine_scored):
         for chunk, values in parts:
             scored.update(zip(chunk, values.tolist(), strict=True))
     return scored

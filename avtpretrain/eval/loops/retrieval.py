@@ -16,6 +16,7 @@ from avtpretrain.contract.batch import ItemBatch
 from avtpretrain.engine.collective import gather_to_all, lockstep
 from avtpretrain.eval.clips import aggregate_clips
 from avtpretrain.eval.loops.common import EvalSetup, encode_video_batch, over_videos
+from avtpretrain.eval.loops.progress import counted, eval_bar
 from avtpretrain.eval.loops.rerank import Candidates, rerank
 from avtpretrain.eval.metrics import retrieval_metrics, retrieval_ranks
 from avtpretrain.reader.downstream import RetrievalSplit
@@ -70,7 +71,9 @@ def _local_parts(
     def texts_fn(rows: list[int]) -> tuple:
         return rows, *_encode_texts(task, setup, [split.captions[i].text for i in rows], keep)
 
-    return video_parts, failed, lockstep(chunks, len(chunks), texts_fn, setup.device)
+    with eval_bar("eval: captions", info.is_main, len(chunks)) as bar:
+        texts = lockstep(chunks, len(chunks), counted(bar, texts_fn), setup.device)
+    return video_parts, failed, texts
 
 
 def _embed_all(task: nn.Module, split: RetrievalSplit, setup: EvalSetup, keep: bool) -> Embedded:

@@ -12,6 +12,7 @@ from avtpretrain.dist import DistInfo
 from avtpretrain.engine.batches import to_device
 from avtpretrain.engine.collective import gather_to_all, lockstep
 from avtpretrain.engine.loop import Where
+from avtpretrain.eval.loops.progress import counted, eval_bar
 from avtpretrain.eval.metrics import retrieval_metrics
 from avtpretrain.models.model import AVTModel
 
@@ -28,14 +29,15 @@ def zero_shot_retrieval(
 ) -> dict[str, float]:
     """R@1/5/10, median/mean rank in both directions over every validation sample (rank 0 gets
     the numbers; other ranks get {}). Each sample's first caption is its query."""
-    local = list(batches)
+    local = list(eval_bar("zero-shot: reading", info.is_main, items=batches))
     task.eval()
-    parts = lockstep(
-        local,
-        len(local),
-        lambda b: _embed(task.model, to_device(b, where.device, where.dtype)),
-        where.device,
-    )
+    with eval_bar("zero-shot: embedding", info.is_main, len(local)) as bar:
+        parts = lockstep(
+            local,
+            len(local),
+            counted(bar, lambda b: _embed(task.model, to_device(b, where.device, where.dtype))),
+            where.device,
+        )
     task.train()
     keys = [k for p in parts for k in p[0]]
     mine = (

@@ -88,7 +88,15 @@ class Downstream(ABC):
             path = self.annotation(name)
             if path is None:
                 raise ValueError(f"downstream.{name}_ann is not set in this recipe")
-            self._splits[name] = self.read_split(path)
+            split = self.read_split(path)
+            if split.missing.count:
+                self.ctx.message(
+                    f"{name} split ({path}): {split.missing.count} video(s) not found in "
+                    f"{self.index.source}, their {split.missing.rows} annotation row(s) skipped "
+                    f"(first: {split.missing.shown()}; downstream.max_missing_videos="
+                    f"{self.ds.max_missing_videos})"
+                )
+            self._splits[name] = split
         return self._splits[name]
 
     def read_splits(self, names: tuple[str, ...] | list[str]) -> None:
@@ -129,12 +137,19 @@ class Downstream(ABC):
             "eval_clips": self.cfg.data.eval_clips,
             "clip_aggregation": self.ds.clip_aggregation,
             "skipped_videos": skipped,
+            # Rows naming a missing video were never queries: the metrics are over the rest.
+            "missing_videos": split.missing.to_dict(),
         }
         shown = self.describe(result, split)
         path = report.write_results(
             out_dir / name, result.metrics, info | shown.info, shown.rows, shown.rows_name
         )
         note = f"; {len(skipped)} undecodable videos left out" if skipped else ""
+        if split.missing.count:
+            note += (
+                f"; {split.missing.count} missing videos skipped with their "
+                f"{split.missing.rows} annotation rows"
+            )
         print(
             f"\n{self.task} on {name} ({shown.what}{note}):\n{shown.table}\nwritten: {path}",
             flush=True,

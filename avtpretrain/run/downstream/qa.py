@@ -25,7 +25,7 @@ class QARun(Downstream):
         self.answers = sorted(self.ans2label, key=self.ans2label.__getitem__)
 
     def read_split(self, path: str) -> QASplit:
-        return qa_split(path, self.index)
+        return qa_split(path, self.index, self.ds.max_missing_videos)
 
     def build_task(self) -> nn.Module:
         return QATask(self.cfg.model, self.ds, len(self.tokenizer), len(self.answers))

@@ -18,7 +18,7 @@ class RetrievalRun(Downstream):
     task = "retrieval"
 
     def read_split(self, path: str) -> RetrievalSplit:
-        return retrieval_split(path, self.index)
+        return retrieval_split(path, self.index, self.ds.max_missing_videos)
 
     def build_task(self) -> nn.Module:
         return RetrievalTask(self.cfg.model, self.ds, len(self.tokenizer), RANK_GATHERS)
