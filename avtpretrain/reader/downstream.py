@@ -1,4 +1,9 @@
-"""Downstream splits (annotations joined with their videos) and the items loaders read."""
+"""Downstream splits (annotations joined with their videos) and the items loaders read.
+
+A row whose video is not there is left out of the split, and so of training and evaluation alike;
+the split records how many videos (and rows) that was, and past downstream.max_missing_videos
+reading it fails.
+"""
 
 from __future__ import annotations
 
@@ -59,20 +64,24 @@ def _present(
     return present, missing
 
 
-def retrieval_split(path: str, index: VideoIndex, limit: int = 0) -> RetrievalSplit:
-    """Captions of `path` over the videos that exist; up to `limit` missing videos are skipped."""
+def retrieval_split(
+    path: str, index: VideoIndex, limit: int = 0, first: int | None = None
+) -> RetrievalSplit:
+    """Captions of `path` over the videos that exist; up to `limit` missing videos are skipped;
+    only the `first` captions (run.max_train_samples / max_eval_samples) when given."""
     captions = read_captions(path)
     present, missing = _present(path, [c.video for c in captions], index, limit)
-    captions = [c for c, ok in zip(captions, present, strict=True) if ok]
+    captions = [c for c, ok in zip(captions, present, strict=True) if ok][:first]
     videos, t2v = group_by_video([c.video for c in captions])
     return RetrievalSplit(captions, videos, t2v, missing)
 
 
-def qa_split(path: str, index: VideoIndex, limit: int = 0) -> QASplit:
-    """Questions of `path` over the videos that exist; up to `limit` missing videos are skipped."""
+def qa_split(path: str, index: VideoIndex, limit: int = 0, first: int | None = None) -> QASplit:
+    """Questions of `path` over the videos that exist; up to `limit` missing videos are skipped;
+    only the `first` questions (run.max_train_samples / max_eval_samples) when given."""
     questions = read_questions(path)
     present, missing = _present(path, [q.video for q in questions], index, limit)
-    questions = [q for q, ok in zip(questions, present, strict=True) if ok]
+    questions = [q for q, ok in zip(questions, present, strict=True) if ok][:first]
     videos, q2v = group_by_video([q.video for q in questions])
     return QASplit(questions, videos, q2v, missing)
 

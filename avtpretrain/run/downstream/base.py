@@ -53,15 +53,15 @@ class Downstream(ABC):
             max_length=cfg.model.text.max_length,
             index=self.index,
             decoder=SampleDecoder(SampleSpec.build(cfg.model, cfg.data, train=False)),
-            batch_size=ctx.settings.micro_batch,
+            batch_size=cfg.run.eval_batch_size or ctx.settings.micro_batch,
             num_workers=cfg.data.num_workers,
             seed=cfg.run.seed,
             aggregation=self.ds.clip_aggregation,
         )
 
     @abstractmethod
-    def read_split(self, path: str) -> Any:
-        """One annotation file, checked against the videos."""
+    def read_split(self, path: str, first: int | None = None) -> Any:
+        """One annotation file, checked against the videos; its `first` rows when given."""
 
     @abstractmethod
     def build_task(self) -> nn.Module: ...
@@ -88,7 +88,9 @@ class Downstream(ABC):
             path = self.annotation(name)
             if path is None:
                 raise ValueError(f"downstream.{name}_ann is not set in this recipe")
-            split = self.read_split(path)
+            run = self.cfg.run
+            first = run.max_train_samples if name == "train" else run.max_eval_samples
+            split = self.read_split(path, first)
             if split.missing.count:
                 self.ctx.message(
                     f"{name} split ({path}): {split.missing.count} video(s) not found in "

@@ -24,8 +24,8 @@ class QARun(Downstream):
         self.ans2label = read_ans2label(self.ds.ans2label)
         self.answers = sorted(self.ans2label, key=self.ans2label.__getitem__)
 
-    def read_split(self, path: str) -> QASplit:
-        return qa_split(path, self.index, self.ds.max_missing_videos)
+    def read_split(self, path: str, first: int | None = None) -> QASplit:
+        return qa_split(path, self.index, self.ds.max_missing_videos, first)
 
     def build_task(self) -> nn.Module:
         return QATask(self.cfg.model, self.ds, len(self.tokenizer), len(self.answers))

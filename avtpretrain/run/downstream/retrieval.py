@@ -17,8 +17,8 @@ from avtpretrain.tasks.retrieval import RetrievalTask
 class RetrievalRun(Downstream):
     task = "retrieval"
 
-    def read_split(self, path: str) -> RetrievalSplit:
-        return retrieval_split(path, self.index, self.ds.max_missing_videos)
+    def read_split(self, path: str, first: int | None = None) -> RetrievalSplit:
+        return retrieval_split(path, self.index, self.ds.max_missing_videos, first)
 
     def build_task(self) -> nn.Module:
         return RetrievalTask(self.cfg.model, self.ds, len(self.tokenizer), RANK_GATHERS)
