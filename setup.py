@@ -31,6 +31,42 @@ INSTALL_REQUIRES = [
     "numpy>=1.24",
 ]
 
+# `avt-<tool> = module:function`; every target is a function of argv=None returning the exit code.
+CONSOLE_SCRIPTS = [
+    "avt-pretrain = avtpretrain.run.cli:pretrain",
+    "avt-finetune-retrieval = avtpretrain.run.cli:finetune_retrieval",
+    "avt-finetune-qa = avtpretrain.run.cli:finetune_qa",
+    "avt-inference-retrieval = avtpretrain.run.cli:inference_retrieval",
+    "avt-inference-qa = avtpretrain.run.cli:inference_qa",
+    "avt-print-config = avtpretrain.config.cli:print_config_main",
+    "avt-make-demo-data = avtpretrain.demo.generate:main",
+    "avt-make-shards = avtpretrain.writer.make_shards:main",
+    "avt-inspect-shards = avtpretrain.writer.inspect:main",
+    "avt-train-tokenizer = avtpretrain.reader.tokenizer:main",
+    "avt-count-params = avtpretrain.models.params:main",
+    "avt-count-flops = avtpretrain.run.flops:main",
+    "avt-export = avtpretrain.engine.export:main",
+    "avt-show-results = avtpretrain.eval.show:main",
+    "avt-plot-summary = avtpretrain.eval.plot:main",
+]
+
+# The data folders stay at the top of the repository (the docs name them there) and are shipped
+# inside the package as avtpretrain/_configs/<folder>/, where avtpretrain.config.files finds
+# them when no checkout is around the package.
+DATA_FOLDERS = {
+    "model_configs": ["*.yaml"],
+    "ds_configs": ["*.json", "*.md"],
+    "pretrain": ["*.yaml"],
+    "finetune": ["*.yaml", "*.md"],
+}
+DATA_PACKAGES = {f"avtpretrain._configs.{folder}": folder for folder in DATA_FOLDERS}
+
+EXTRAS_REQUIRE = {
+    "test": ["pytest>=7.4", "ruff>=0.6"],
+    # run.report_to: [wandb] (avtpretrain/engine/logger.py); tensorboard is always installed.
+    "wandb": ["wandb>=0.16"],
+}
+
 setup(
     name="avtpretrain",
     version="0.1.0",
@@ -38,7 +74,10 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["avtpretrain", "avtpretrain.*"]),
+    packages=[*find_packages(include=["avtpretrain", "avtpretrain.*"]), *DATA_PACKAGES],
+    package_dir=DATA_PACKAGES,
+    package_data={package: DATA_FOLDERS[folder] for package, folder in DATA_PACKAGES.items()},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest>=7.4", "ruff>=0.6"], "dev": ["pytest>=7.4", "ruff>=0.6"]},
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from avtpretrain.config import RecipeConfig, from_dict
 from avtpretrain.config.loader import save_yaml
 from avtpretrain.engine.folders import is_checkpoint_name, is_complete, latest_checkpoint
-from avtpretrain.engine.trust import UntrustedCheckpointError, safe_load, verify_folder
-from avtpretrain.models.convert.folder import PretrainedError
-from avtpretrain.models.export import TokenizerExportError, export_model
-from avtpretrain.models.model import AVTModel
+
+if TYPE_CHECKING:  # torch and the model are imported where used: --help stays instant
+    import torch
 
 TEXT_EMBEDDING = "text.hf.embeddings.word_embeddings.weight"
 MODEL_CONFIG = "model.yaml"
@@ -25,6 +23,8 @@ def consolidated_state(
     """(full fp32 state dict of the trained module, our client state) for any ZeRO stage.
     Every file is vetted first: DeepSpeed's ZeRO merge unpickles without `weights_only`."""
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+    from avtpretrain.engine.trust import safe_load, verify_folder
 
     # ZeRO-3 has every rank write its own model-states file; rank 0's holds our client state.
     names = ("mp_rank_00_model_states.pt", "zero_pp_rank_0_mp_rank_00_model_states.pt")
@@ -56,6 +56,9 @@ def export_checkpoint(
 ) -> dict[str, Path]:
     """The checkpoint's towers and weights, with the run's tokenizer (`tokenizer`, else the saved
     config's data.tokenizer) in the text tower's folder."""
+    from avtpretrain.models.export import export_model
+    from avtpretrain.models.model import AVTModel
+
     state, client = consolidated_state(checkpoint, trust)
     cfg = from_dict(RecipeConfig, client["config"], source=f"{checkpoint} (saved config)")
     source = _tokenizer_folder(checkpoint, cfg.data.tokenizer, tokenizer)
@@ -72,6 +75,8 @@ def export_checkpoint(
 def _tokenizer_folder(checkpoint: Path, saved: str | None, given: Path | None) -> Path:
     """Checked before the model is rebuilt: a run moved to another machine may have left
     its tokenizer behind, and an export without it would need the reader to guess one."""
+    from avtpretrain.models.export import TokenizerExportError
+
     if given is not None:
         if not given.is_dir():
             raise TokenizerExportError(f"--tokenizer: {given} is not a folder")
@@ -99,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         help="tokenizer folder to save into <out>/text (default: the run's data.tokenizer)",
     )
     args = p.parse_args(argv)
+    from avtpretrain.engine.trust import UntrustedCheckpointError
+    from avtpretrain.models.convert.folder import PretrainedError
+    from avtpretrain.models.export import TokenizerExportError
+
     checkpoint = args.checkpoint
     if not is_checkpoint_name(checkpoint.name):
         checkpoint = latest_checkpoint(checkpoint)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 
 from avtpretrain.config.cli import add_config_args, config_from_args
+from avtpretrain.config.files import find_data_file
 from avtpretrain.config.finetune import FinetuneConfig
 from avtpretrain.engine.dsauto import resolved_path
 from avtpretrain.engine.dsconfig import DSConfigError
@@ -19,7 +19,7 @@ from avtpretrain.run.inputs import (
 )
 
 DEFAULT_PRETRAIN_RECIPE = "pretrain/base.yaml"
-DEFAULT_DS = Path(__file__).resolve().parents[2] / "ds_configs" / "auto.json"
+DEFAULT_DS = find_data_file("ds_configs/auto.json")
 
 
 def _parser(prog: str, description: str, recipe: str | None = None) -> argparse.ArgumentParser:
@@ -65,7 +65,9 @@ def _as_overrides(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def _resolve_ds(p: argparse.ArgumentParser, args: argparse.Namespace, hidden_size: int) -> None:
     """Flags that set DeepSpeed values, and "auto" values: a resolved copy of the JSON."""
     try:
-        args.deepspeed = resolved_path(args.deepspeed, ds_flags(args), hidden_size)
+        # Named as in the docs (ds_configs/zero2.json), found from any working directory.
+        shipped = str(find_data_file(args.deepspeed))
+        args.deepspeed = resolved_path(shipped, ds_flags(args), hidden_size)
     except DSConfigError as err:
         p.exit(2, f"{p.prog}: error: --deepspeed: {err}\n")
 
@@ -191,3 +193,19 @@ def _input_errors_exit(parser: argparse.ArgumentParser, run: Callable[[], int]) 
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     except failed as err:  # raised on every rank alike: the run cannot go on
         parser.exit(1, f"{parser.prog}: error: {err}\n")
+
+
+def finetune_retrieval(argv: list[str] | None = None) -> int:
+    return finetune("retrieval", argv)
+
+
+def finetune_qa(argv: list[str] | None = None) -> int:
+    return finetune("qa", argv)
+
+
+def inference_retrieval(argv: list[str] | None = None) -> int:
+    return inference("retrieval", argv)
+
+
+def inference_qa(argv: list[str] | None = None) -> int:
+    return inference("qa", argv)

@@ -80,7 +80,8 @@ def _ds_json(path: str) -> None:
 def _run_options(run: RunConfig, ds_path: str) -> None:
     if "wandb" in run.report_to and importlib.util.find_spec("wandb") is None:
         raise InputError(
-            "run.report_to: wandb is not installed; `pip install wandb` (and `wandb login`), "
+            "run.report_to: wandb is not installed; `pip install avtpretrain[wandb]` (and "
+            "`wandb login`), "
             "or report to tensorboard only"
         )
     _compile(run, ds_path)
