@@ -90,7 +90,7 @@ def qa_pairs(spec: ClipSpec) -> list[QAPair]:
         # Three phrasings of the direction question: direction needs the relation between the
         # shape's positions over time, the hardest thing here for the tiny model to learn. Asked
         # once per clip (a fifth of the questions), the QA finetuning learnt only its answer prior;
-        # asked three times, over 80% (README, "The demo").
+        # asked three times, over 80% on seed 0 (docs/demo.md).
         QAPair(f"where does the {spec.color} {spec.shape} go?", spec.direction, "where"),
         QAPair(f"which way does the {spec.color} {spec.shape} move?", spec.direction, "where"),
         QAPair(f"in which direction is the {spec.shape} heading?", spec.direction, "where"),

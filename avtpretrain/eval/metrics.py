@@ -1,4 +1,4 @@
-"""Retrieval and video-QA metrics, exactly as ALPRO reports them (see the README's Metrics)."""
+"""Retrieval and video-QA metrics, exactly as ALPRO reports them (docs/finetuning.md, Outputs)."""
 
 from __future__ import annotations
 

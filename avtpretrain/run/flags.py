@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from avtpretrain.config import OptimConfig, RunConfig
 from avtpretrain.engine.dsauto import FLAG_KEYS
 
 TOWERS = ("text", "audio", "video", "fusion")
@@ -40,16 +42,11 @@ def _recipe(name: str, key: str, kind: Callable[[str], Any], what: str, **kw: An
     return Flag(name, key, kind, f"{what} (default: the recipe's {key})", **kw)
 
 
-SCHEDULERS = (
-    "linear",
-    "cosine",
-    "cosine_with_restarts",
-    "polynomial",
-    "constant",
-    "constant_with_warmup",
-    "inverse_sqrt",
-    "cosine_with_min_lr",
-)
+def _choices(config: type, name: str) -> tuple[str, ...]:
+    """The values a Literal recipe field allows: the recipe's type is their one home."""
+    return typing.get_args(typing.get_type_hints(config)[name])
+
+
 RECIPE_FLAGS = (
     _recipe("output_dir", "run.output_dir", str, "where checkpoints, logs and results go"),
     _recipe(
@@ -75,14 +72,14 @@ RECIPE_FLAGS = (
         "optim.lr_scheduler_type",
         str,
         "transformers' scheduler names and meanings",
-        choices=SCHEDULERS,
+        choices=_choices(OptimConfig, "lr_scheduler_type"),
     ),
     _recipe(
         "logging_strategy",
         "run.logging_strategy",
         str,
         "when to log",
-        choices=("steps", "epoch", "no"),
+        choices=_choices(RunConfig, "logging_strategy"),
     ),
     _recipe("logging_steps", "run.logging_steps", int, "log every N steps"),
     _recipe("logging_dir", "run.logging_dir", str, "TensorBoard folder (<output_dir>/tensorboard)"),
@@ -91,7 +88,7 @@ RECIPE_FLAGS = (
         "run.save_strategy",
         str,
         "when to save a checkpoint",
-        choices=("steps", "epoch", "no"),
+        choices=_choices(RunConfig, "save_strategy"),
     ),
     _recipe("save_steps", "run.save_steps", int, "save every N steps"),
     _recipe("save_total_limit", "run.save_total_limit", int, "keep the newest N checkpoints"),
@@ -115,7 +112,7 @@ RECIPE_FLAGS = (
             f"{t}_model_name_or_path",
             f"model.{t}.pretrained",
             str,
-            f"a local pretrained {t} folder (hub ids: download first, see README)",
+            f"a local pretrained {t} folder (hub ids: download first, see docs/models.md)",
         )
         for t in TOWERS
     ),
@@ -190,7 +187,7 @@ def config_name_overrides(tower: str, path: str) -> list[str]:
     file = where / "config.json" if where.is_dir() else where
     flag = f"--{tower}_config_name"
     if not file.is_file():
-        hint = " (a hub id? download it first, see README)" if "/" in path else ""
+        hint = " (a hub id? download it first, see docs/models.md)" if "/" in path else ""
         raise ValueError(f"{flag}: {file} does not exist{hint}")
     try:
         config = json.loads(file.read_text(encoding="utf-8"))
