@@ -42,8 +42,11 @@ demo: $(STAMP)
 	$(PY) launch/pretrain.py --config pretrain/demo.yaml --deepspeed ds_configs/zero2_fp32.json \
 		--overwrite_output_dir --seed $(DEMO_SEED)
 	$(PY) tools/export_checkpoint.py $(DEMO_RUN)/pretrain --out $(DEMO_RUN)/pretrain/export
+	# Batch 32 for retrieval: more clips of the same colour and shape among each caption's
+	# negatives, so direction and speed count too (seed 0: val R@1 15.3% vs 9.7% at batch 8).
 	$(PY) launch/finetune_retrieval.py --config finetune/demo_ret.yaml \
-		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir --seed $(DEMO_SEED)
+		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir --seed $(DEMO_SEED) \
+		--per_device_train_batch_size 32
 	$(PY) launch/finetune_qa.py --config finetune/demo_qa.yaml \
 		--deepspeed ds_configs/zero2_fp32.json --overwrite_output_dir --seed $(DEMO_SEED)
 	@echo "demo data: $(DEMO_DATA)  shards: $(DEMO_SHARDS)/{train,val,test}  pretraining: $(DEMO_RUN)/pretrain  finetuning: $(DEMO_RUN)/{retrieval,qa}"
