@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from avtpretrain.config import DataConfig, ModelConfig
 from avtpretrain.dist import DistInfo
+from avtpretrain.reader.evaluation import eval_batches
 from avtpretrain.reader.samples import Collator, MaskSpec, SampleDecoder, SampleSpec
 from avtpretrain.reader.shards import resolve_shards
-from avtpretrain.reader.stream import DataState, StreamSpec, TrainStream, eval_batches
+from avtpretrain.reader.stream import DataState, StreamSpec, TrainStream
 from avtpretrain.reader.tokenizer import load_tokenizer
 
 

@@ -16,7 +16,6 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -72,12 +71,12 @@ class StreamSpec:
     pin_memory: bool = False
 
 
-def _worker() -> tuple[int, int]:
+def worker_slot() -> tuple[int, int]:
     info = get_worker_info()
     return (0, 1) if info is None else (info.id, info.num_workers)
 
 
-def _decoded(samples: Iterator[dict], decoder: SampleDecoder, seed: int, counters: Counters):
+def decoded_samples(samples: Iterator[dict], decoder: SampleDecoder, seed: int, counters: Counters):
     """Decode late (after the shuffle buffer); count and drop what fails.
 
     Each sample's randomness (frames, crops, caption) is seeded by its position in the stream, so
@@ -96,7 +95,7 @@ def _decoded(samples: Iterator[dict], decoder: SampleDecoder, seed: int, counter
         yield sample
 
 
-def _batches(samples, size: int, collate: Callable, seed: int, first: int, partial: bool):
+def batched(samples, size: int, collate: Callable, seed: int, first: int, partial: bool):
     """Collate `size` samples at a time; batch i's masks are seeded by (seed, first + i)."""
     buf, index = [], first
     for sample in samples:
@@ -117,7 +116,7 @@ class TrainDataset(IterableDataset):
         self.spec, self.state, self.per_worker = spec, state, batches_per_worker
 
     def __iter__(self) -> Iterator[Batch]:
-        physical, workers = _worker()
+        physical, workers = worker_slot()
         # Batch j of an epoch always comes from logical worker j % workers; after a resume at
         # batch b the loader restarts at physical worker 0, which therefore plays worker b % W.
         # An epoch is a multiple of W batches, so the same holds in every later epoch.
@@ -141,8 +140,8 @@ class TrainDataset(IterableDataset):
         for _ in range(skip):  # resume: same stream, already-used samples dropped undecoded
             next(shuffled)
         counters.counts["samples_read"] = skip
-        decoded = _decoded(shuffled, spec.decoder, seed, counters)
-        batches = _batches(decoded, spec.batch_size, spec.collator, seed, done, partial=False)
+        decoded = decoded_samples(shuffled, spec.decoder, seed, counters)
+        batches = batched(decoded, spec.batch_size, spec.collator, seed, done, partial=False)
         for _ in range(self.per_worker - done):
             batch = next(batches)
             batch["data_pos"] = (logical, counters.counts["samples_read"])
@@ -156,25 +155,6 @@ class TrainDataset(IterableDataset):
             yield {"url": rng.choices(urls, weights)[0]}
 
 
-class EvalDataset(IterableDataset):
-    def __init__(self, spec: StreamSpec) -> None:
-        super().__init__()
-        self.spec = spec
-
-    def __iter__(self) -> Iterator[Batch]:
-        spec = self.spec
-        worker, workers = _worker()
-        mine = spec.shards.urls[spec.dist.rank :: spec.dist.world_size][worker::workers]
-        counters = Counters()
-        counters.counts["shards_opened"] = len(mine)
-        raw = wds.tarfile_to_samples(handler=counters.handler)({"url": u} for u in mine)
-        seed = make_seed(spec.seed, spec.dist.rank, worker)
-        decoded = _decoded(raw, spec.decoder, seed, counters)
-        for batch in _batches(decoded, spec.batch_size, spec.collator, seed, 0, partial=True):
-            batch["counters"] = dict(counters.counts)
-            yield batch
-
-
 def check_enough_shards(shards: ShardSet, dist: DistInfo, num_workers: int) -> None:
     """Fail fast: with fewer shards than readers, some (rank, worker) would get none."""
     readers = dist.world_size * max(num_workers, 1)
@@ -186,7 +166,7 @@ def check_enough_shards(shards: ShardSet, dist: DistInfo, num_workers: int) -> N
         )
 
 
-def _loader(dataset: IterableDataset, num_workers: int, pin_memory: bool = False) -> DataLoader:
+def make_loader(dataset: IterableDataset, num_workers: int, pin_memory: bool = False) -> DataLoader:
     # Its own generator: a DataLoader draws a base seed from the global torch RNG each time an
     # iterator starts, which would shift the model's random stream (dropout, negatives) on resume.
     # Our workers seed themselves from the stream's seed, so this draw is never used.
@@ -240,7 +220,7 @@ class TrainStream:
         if self._batches is None:
             start = DataState.from_dict(self.state.to_dict())  # workers get a frozen copy
             dataset = TrainDataset(self.spec, start, self.per_worker)
-            self._batches = iter(_loader(dataset, self.spec.num_workers, self.spec.pin_memory))
+            self._batches = iter(make_loader(dataset, self.spec.num_workers, self.spec.pin_memory))
         while len(self):
             batch = next(self._batches)
             logical, emitted = batch.pop("data_pos")
@@ -256,35 +236,3 @@ class TrainStream:
         for counts in self._counters.values():
             total.update(counts)
         return dict(total)
-
-
-def eval_batches(spec: StreamSpec) -> Iterator[dict[str, Any]]:
-    """Every sample of the eval shards exactly once across ranks; `counters` ride on each batch."""
-    check_enough_shards(spec.shards, spec.dist, spec.num_workers)
-    # A shard deleted since the run started would be skipped as unreadable, and the results
-    # would silently cover fewer samples than the evaluation set holds.
-    gone = [u for u in spec.shards.urls if "://" not in u and not Path(u).is_file()]
-    if gone:
-        raise FileNotFoundError(
-            f"{spec.shards.describe()}: {len(gone)} evaluation shard(s) no longer exist, "
-            f"e.g. {gone[0]}"
-        )
-    return iter(_loader(EvalDataset(spec), spec.num_workers))
-
-
-def first_samples(batches: Iterator[Batch], n: int | None) -> Iterator[Batch]:
-    """At most `n` samples of `batches` (the last batch cut short); all of them for None."""
-    left = n
-    for batch in batches:
-        if left is None:
-            yield batch
-            continue
-        size = len(batch["keys"])
-        if size > left:
-            batch = {
-                k: v[:left] if isinstance(v, list | torch.Tensor) else v for k, v in batch.items()
-            }
-        yield batch
-        left -= min(size, left)
-        if left == 0:
-            return

@@ -6,8 +6,8 @@ from avtpretrain.config import RecipeConfig
 from avtpretrain.engine.loop import Where
 from avtpretrain.engine.session import build_same_everywhere, start
 from avtpretrain.eval.loops.zero_shot import zero_shot_retrieval
+from avtpretrain.reader.evaluation import eval_batches, first_samples
 from avtpretrain.reader.loaders import stream_spec, train_stream
-from avtpretrain.reader.stream import eval_batches, first_samples
 from avtpretrain.reader.tokenizer import check_tokenizer_fits, load_tokenizer
 from avtpretrain.run.gathers import RANK_GATHERS
 from avtpretrain.run.trainer import finish, fit

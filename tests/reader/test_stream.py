@@ -93,9 +93,9 @@ def test_eval_sees_every_sample_once_across_ranks_and_workers(corpus) -> None:
     assert sorted(keys) == sorted(f"clip{i}" for i in range(NUM_CLIPS))
 
 
-def test_too_few_shards_fails_fast(corpus) -> None:
+def test_too_few_shards_for_training_fails_fast(corpus) -> None:
     cfg = config(corpus, "data.num_workers=3")
-    spec = stream_spec(cfg.model, cfg.data, train=False, batch_size=2, dist=DistInfo(0, 2), seed=0)
+    spec = stream_spec(cfg.model, cfg.data, train=True, batch_size=2, dist=DistInfo(0, 2), seed=0)
     with pytest.raises(
         ValueError, match=r"5 shard\(s\) for 2 rank\(s\) x 3 worker\(s\) = 6 readers"
     ):

@@ -12,9 +12,9 @@ import pytest
 
 from avtpretrain.dist import DistInfo
 from avtpretrain.reader.counters import StreamStarvedError
+from avtpretrain.reader.evaluation import eval_batches
 from avtpretrain.reader.loaders import stream_spec, train_stream
 from avtpretrain.reader.shards import resolve_shards
-from avtpretrain.reader.stream import eval_batches
 from tests.reader.recipes import config
 
 
