@@ -21,6 +21,9 @@ INSTALL_REQUIRES = [
     "safetensors>=0.4",
     "webdataset>=0.2.90",
     "braceexpand>=0.1.7",
+    # Shards behind URLs (avtpretrain/reader/remote.py): fsspec opens them, aiohttp is its http.
+    "fsspec>=2024.2",
+    "aiohttp>=3.9",
     "decord>=0.6.0",
     "av>=12",
     "soundfile>=0.12",
@@ -65,6 +68,9 @@ EXTRAS_REQUIRE = {
     "test": ["pytest>=7.4", "ruff>=0.6"],
     # run.report_to: [wandb] (avtpretrain/engine/logger.py); tensorboard is always installed.
     "wandb": ["wandb>=0.16"],
+    # Shards in object stores (s3://, gs://): fsspec's clients for them.
+    "s3": ["s3fs>=2024.2"],
+    "gcs": ["gcsfs>=2024.2"],
 }
 
 setup(

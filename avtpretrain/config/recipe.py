@@ -46,6 +46,10 @@ class DataConfig:
     # A training stream stops with an error after this many unreadable samples or shards in a
     # row: data that is all broken would otherwise be retried forever.
     max_consecutive_skips: int = 1000
+    # Shards behind URLs: a shard that fails to open or breaks mid-read is tried again this many
+    # times (waiting shard_retry_backoff_s, doubled each time), then skipped and counted.
+    shard_retries: int = 3
+    shard_retry_backoff_s: float = 1.0
 
     def __post_init__(self) -> None:
         check(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
@@ -76,6 +80,8 @@ class DataConfig:
         spe = self.samples_per_epoch
         check(spe is None or spe > 0, "samples_per_epoch", "must be null or > 0")
         check(self.max_consecutive_skips > 0, "max_consecutive_skips", "must be > 0")
+        check(self.shard_retries >= 0, "shard_retries", "must be >= 0")
+        check(self.shard_retry_backoff_s >= 0, "shard_retry_backoff_s", "must be >= 0")
 
 
 LOSSES = ("contrastive", "matching", "mlm", "mvm", "mam")

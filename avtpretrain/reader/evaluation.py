@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import webdataset as wds
 from torch.utils.data import IterableDataset
 
 from avtpretrain.contract.batch import Batch
@@ -25,6 +24,7 @@ from avtpretrain.reader.stream import (
     decoded_samples,
     make_loader,
     make_seed,
+    shard_reader,
     worker_slot,
 )
 
@@ -61,7 +61,7 @@ class EvalDataset(IterableDataset):
         plan = reader_plan(spec.shards.urls, spec.dist.rank, spec.dist.world_size, worker, workers)
         counters = Counters()
         counters.counts["shards_opened"] = len(plan.urls)
-        raw = wds.tarfile_to_samples(handler=counters.handler)({"url": u} for u in plan.urls)
+        raw = shard_reader(spec, counters)({"url": u} for u in plan.urls)
         mine = (sample for i, sample in enumerate(raw) if plan.keeps(i))
         seed = make_seed(spec.seed, spec.dist.rank, worker)
         decoded = decoded_samples(mine, spec.decoder, seed, counters)

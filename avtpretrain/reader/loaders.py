@@ -5,6 +5,7 @@ from __future__ import annotations
 from avtpretrain.config import DataConfig, ModelConfig
 from avtpretrain.dist import DistInfo
 from avtpretrain.reader.evaluation import eval_batches
+from avtpretrain.reader.remote import Retry
 from avtpretrain.reader.samples import Collator, MaskSpec, SampleDecoder, SampleSpec
 from avtpretrain.reader.shards import resolve_shards
 from avtpretrain.reader.stream import DataState, StreamSpec, TrainStream
@@ -39,6 +40,7 @@ def stream_spec(
         collator=Collator(tokenizer, model.text.max_length, masks),
         max_consecutive_skips=data.max_consecutive_skips,
         pin_memory=pin_memory,
+        retry=Retry(data.shard_retries, data.shard_retry_backoff_s),
     )
 
 

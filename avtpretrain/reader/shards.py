@@ -1,4 +1,5 @@
-"""Resolving shard specs (folders with sizes.json, brace patterns, single tars) into a ShardSet."""
+"""Resolving shard specs (folders with sizes.json, brace patterns, single tars, URLs and URL
+patterns, shard-list files) into a ShardSet."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import braceexpand
 
 from avtpretrain.contract import format as fmt
+from avtpretrain.reader.remote import expand_url_spec, is_url
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class ShardSet:
 
 
 def _expand(spec: str) -> tuple[list[str], list[int | None]]:
+    if is_url(spec) or spec.endswith(".txt"):  # URLs, URL patterns and shard-list files
+        return expand_url_spec(spec)
     path = Path(spec)
     if path.is_dir():
         sizes = fmt.read_sizes(path)

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from avtpretrain.contract.batch import Batch
 from avtpretrain.dist import DistInfo
 from avtpretrain.reader.counters import Counters
+from avtpretrain.reader.remote import Retry, is_url, read_shards
 from avtpretrain.reader.samples import Collator, DecodeError, SampleDecoder
 from avtpretrain.reader.shards import ShardSet
 
@@ -69,6 +70,15 @@ class StreamSpec:
     max_consecutive_skips: int
     shuffle_initial: int = 1000  # at most shuffle_buffer
     pin_memory: bool = False
+    retry: Retry = field(default_factory=Retry)  # for shards behind URLs
+
+
+def shard_reader(spec: StreamSpec, counters: Counters) -> Callable[[Iterator[dict]], Iterator]:
+    """{"url"} items -> raw samples: webdataset's own reader for local shards; with any URL in
+    the set, fsspec with retries for those (reader/remote.py)."""
+    if any(is_url(u) for u in spec.shards.urls):
+        return lambda urls: read_shards(urls, spec.retry, counters)
+    return wds.tarfile_to_samples(handler=counters.handler)
 
 
 def worker_slot() -> tuple[int, int]:
@@ -132,7 +142,7 @@ class TrainDataset(IterableDataset):
         seed = make_seed(spec.seed, spec.dist.rank, logical, state.epoch)
         counters = Counters(spec.shards.describe(), spec.max_consecutive_skips)
         urls = self._urls(random.Random(make_seed(seed, "urls")), counters)
-        raw = counters.readable(wds.tarfile_to_samples(handler=counters.handler)(urls))
+        raw = counters.readable(shard_reader(spec, counters)(urls))
         shuffle_rng = random.Random(make_seed(seed, "shuffle"))
         fill = min(spec.shuffle_initial, spec.shuffle_buffer)
         shuffled = wds.shuffle(spec.shuffle_buffer, initial=fill, rng=shuffle_rng)(raw)
