@@ -29,6 +29,9 @@ class DataConfig:
     # Samples read before the first one leaves the buffer (it grows to shuffle_buffer as training
     # goes): the first batch comes in seconds rather than after a whole buffer of raw samples.
     shuffle_initial: int = 500
+    # ... and at most this many MB of raw samples per loader worker (checked against the
+    # machine's memory at start; ranks on a node x workers x this must fit).
+    shuffle_buffer_mb: int = 1024
     video_sampling: Literal["rand", "uniform", "headtail", "stride"] = "rand"
     frame_stride: int = 4  # for video_sampling: stride
     eval_clips: int = 1  # clips per video at evaluation, for test-time aggregation
@@ -55,6 +58,7 @@ class DataConfig:
         check(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
         check(self.shuffle_buffer >= 0, "shuffle_buffer", "must be >= 0")
         check(self.shuffle_initial >= 1, "shuffle_initial", "must be >= 1")
+        check(self.shuffle_buffer_mb >= 1, "shuffle_buffer_mb", "must be >= 1")
         check(self.audio_std > 0, "audio_std", f"must be > 0, got {self.audio_std}")
         for name in ("frame_stride", "eval_clips"):
             check(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")

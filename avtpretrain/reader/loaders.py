@@ -41,6 +41,7 @@ def stream_spec(
         max_consecutive_skips=data.max_consecutive_skips,
         pin_memory=pin_memory,
         retry=Retry(data.shard_retries, data.shard_retry_backoff_s),
+        shuffle_bytes=data.shuffle_buffer_mb * 2**20,
     )
 
 

@@ -28,6 +28,7 @@ from avtpretrain.reader.counters import Counters
 from avtpretrain.reader.remote import Retry, is_url, read_shards
 from avtpretrain.reader.samples import Collator, DecodeError, SampleDecoder
 from avtpretrain.reader.shards import ShardSet
+from avtpretrain.reader.shuffle import bounded_shuffle
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class StreamSpec:
     shuffle_initial: int = 1000  # at most shuffle_buffer
     pin_memory: bool = False
     retry: Retry = field(default_factory=Retry)  # for shards behind URLs
+    shuffle_bytes: int = 2**62  # the buffer's bound in raw sample bytes, per worker
 
 
 def shard_reader(spec: StreamSpec, counters: Counters) -> Callable[[Iterator[dict]], Iterator]:
@@ -145,7 +147,7 @@ class TrainDataset(IterableDataset):
         raw = counters.readable(shard_reader(spec, counters)(urls))
         shuffle_rng = random.Random(make_seed(seed, "shuffle"))
         fill = min(spec.shuffle_initial, spec.shuffle_buffer)
-        shuffled = wds.shuffle(spec.shuffle_buffer, initial=fill, rng=shuffle_rng)(raw)
+        shuffled = bounded_shuffle(raw, spec.shuffle_buffer, spec.shuffle_bytes, fill, shuffle_rng)
         skip = state.emitted[logical] if state.emitted else 0
         for _ in range(skip):  # resume: same stream, already-used samples dropped undecoded
             next(shuffled)

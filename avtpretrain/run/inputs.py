@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -110,6 +111,23 @@ def _common(data: DataConfig, model: ModelConfig, ds_path: str) -> None:
             )
 
 
+def shuffle_memory_mb(data: DataConfig) -> tuple[int, int]:
+    """(MB the shuffle buffers of this node's ranks and workers may hold, this node's MB)."""
+    ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    held = data.shuffle_buffer_mb * max(data.num_workers, 1) * ranks
+    return held, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+
+
+def _shuffle_memory(data: DataConfig) -> None:
+    held, physical = shuffle_memory_mb(data)
+    if held > physical // 2:
+        raise InputError(
+            f"data.shuffle_buffer_mb: {data.shuffle_buffer_mb} MB x {max(data.num_workers, 1)} "
+            f"workers x the ranks on this node = {held} MB of shuffle buffers, more than half of "
+            f"this machine's {physical} MB; lower data.shuffle_buffer_mb or data.num_workers"
+        )
+
+
 def _pretrained(field: str, folder: str, model_type: str) -> None:
     """A local Hugging Face folder whose config.json declares `model_type`."""
     where = Path(folder)
@@ -184,6 +202,7 @@ def check_pretrain_inputs(cfg: RecipeConfig, ds_path: str) -> None:
     """Raise `InputError` for the first input of a pretraining run that is missing."""
     _common(cfg.data, cfg.model, ds_path)
     _run_options(cfg.run, ds_path)
+    _shuffle_memory(cfg.data)
     _shards("data.train_shards", cfg.data.train_shards)
     if cfg.data.val_shards:
         _shards("data.val_shards", cfg.data.val_shards)

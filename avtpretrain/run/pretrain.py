@@ -10,6 +10,7 @@ from avtpretrain.reader.evaluation import eval_batches, first_samples
 from avtpretrain.reader.loaders import stream_spec, train_stream
 from avtpretrain.reader.tokenizer import check_tokenizer_fits, load_tokenizer
 from avtpretrain.run.gathers import RANK_GATHERS
+from avtpretrain.run.inputs import shuffle_memory_mb
 from avtpretrain.run.trainer import finish, fit
 from avtpretrain.tasks.pretrain import PretrainTask
 
@@ -23,6 +24,11 @@ def run_pretraining(cfg: RecipeConfig, ds_path: str) -> int:
         cfg.run,
         info,
         lambda: PretrainTask(cfg.model, cfg.objectives, len(tokenizer), RANK_GATHERS),
+    )
+    held, physical = shuffle_memory_mb(cfg.data)
+    ctx.message(
+        f"shuffle buffer: up to {cfg.data.shuffle_buffer} samples or {cfg.data.shuffle_buffer_mb} "
+        f"MB of raw samples per loader worker, {held} MB on this node of {physical} MB"
     )
     for report in task.model.load_reports():
         for line in report.lines():
