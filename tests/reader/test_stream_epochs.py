@@ -44,13 +44,13 @@ def test_the_shuffle_buffer_starts_from_a_small_fill(corpus, monkeypatch) -> Non
     import avtpretrain.reader.stream as stream_module
 
     fills = []
-    real = stream_module.wds.shuffle
+    real = stream_module.bounded_shuffle
 
-    def spy(bufsize, initial, **kwargs):
-        fills.append((bufsize, initial))
-        return real(bufsize, initial=initial, **kwargs)
+    def spy(samples, max_samples, max_bytes, initial, rng):
+        fills.append((max_samples, initial))
+        return real(samples, max_samples, max_bytes, initial, rng)
 
-    monkeypatch.setattr(stream_module.wds, "shuffle", spy)
+    monkeypatch.setattr(stream_module, "bounded_shuffle", spy)
     for initial in (3, 50):  # never more than the buffer itself
         sizes = ("data.shuffle_buffer=12", f"data.shuffle_initial={initial}")
         cfg = config(corpus, "data.num_workers=0", *sizes)
