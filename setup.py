@@ -24,6 +24,8 @@ INSTALL_REQUIRES = [
     # Shards behind URLs (avtpretrain/reader/remote.py): fsspec opens them, aiohttp is its http.
     "fsspec>=2024.2",
     "aiohttp>=3.9",
+    # Parquet manifests (video2dataset's format) for make_shards.
+    "pyarrow>=15",
     "decord>=0.6.0",
     "av>=12",
     "soundfile>=0.12",

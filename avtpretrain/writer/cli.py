@@ -41,7 +41,13 @@ def _slurm_default(name: str, fallback: int) -> int:
 
 def _io_args(p: argparse.ArgumentParser) -> None:
     io_ = p.add_argument_group("input and output")
-    io_.add_argument("--manifest", required=True, type=Path, help="CSV or JSONL manifest")
+    io_.add_argument("--manifest", required=True, type=Path, help="CSV, JSONL or Parquet manifest")
+    for column in ("video", "caption", "audio", "key"):
+        io_.add_argument(
+            f"--{column}_col",
+            metavar="NAME",
+            help=f"the manifest's column holding `{column}` (video2dataset style: --video_col url)",
+        )
     io_.add_argument("--format", choices=("auto", *FORMATS), default="auto")
     io_.add_argument("--video_root", required=True)
     io_.add_argument("--audio_root", help="root of the manifest's audio files")

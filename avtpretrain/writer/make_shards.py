@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             audio_from_video=args.audio_from_video,
             video_ext=args.video_ext,
             max_caption_chars=args.max_caption_chars,
+            columns_as={c: getattr(args, f"{c}_col") for c in ("video", "caption", "audio", "key")},
         )
     except ManifestError as err:
         print(f"make_shards.py: {err}", file=sys.stderr)

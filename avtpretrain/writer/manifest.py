@@ -1,5 +1,6 @@
 """Manifests users already have → a list of source samples, in manifest order.
 
+CSV, JSONL or Parquet (writer/rows.py; columns may be renamed with --video_col and the like).
 Formats (detected from the columns, or named with --format):
   seed     CSV `audio,text,video`: file names relative to --audio_root/--text_root/--video_root;
            the text file holds the caption; an empty audio cell means the clip has no audio file.
@@ -15,21 +16,15 @@ Keys come from keys.py; only a row naming the same source again is a duplicate.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from avtpretrain.contract.keys import hashed_key, name_key, path_key
 from avtpretrain.writer.captions import DEFAULT_MAX_CAPTION_CHARS, caption_problem, normalise_text
+from avtpretrain.writer.rows import ManifestError, Rows, read_rows, renamed
 
 FORMATS = ("seed", "caption", "alpro")
-
-
-class ManifestError(ValueError):
-    """The manifest as a whole is unusable (unreadable, empty, wrong columns)."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +42,6 @@ class SourceSample:
     original_key: str | None = None
 
 
-Rows = list[tuple[int, dict[str, Any] | str]]  # (line, row dict or what is wrong with it)
-
-
 def _cell(row: dict[str, Any], name: str) -> str | None:
     value = row.get(name)
     if value is None:
@@ -60,66 +52,6 @@ def _cell(row: dict[str, Any], name: str) -> str | None:
 
 def _rejected(line: int, stage: str, reason: str, detail: str) -> SourceSample:
     return SourceSample(line, f"line{line}", rejected=(stage, reason, detail))
-
-
-def _read_rows(path: Path) -> tuple[Rows, list[str]]:
-    """[(line, row dict or an error string)], column names. JSONL when the suffix says so."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ManifestError(f"{path}: cannot read manifest ({err})") from None
-    if path.suffix.lower() in (".jsonl", ".json"):
-        return _read_jsonl(text)
-    return _read_csv(path, text)
-
-
-def _read_jsonl(text: str) -> tuple[Rows, list[str]]:
-    rows: Rows = []
-    columns: dict[str, None] = {}
-    # "\n" only: str.splitlines() also ends lines at U+2028, U+0085 and others, which JSON allows
-    # raw inside strings, and would cut such a row in two.
-    for number, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as err:
-            rows.append((number, f"malformed JSON line ({err.msg})"))
-            continue
-        if not isinstance(obj, dict):
-            rows.append((number, f"expected a JSON object, got {type(obj).__name__}"))
-            continue
-        columns.update(dict.fromkeys(obj))
-        rows.append((number, obj))
-    return rows, list(columns)
-
-
-def _read_csv(path: Path, text: str) -> tuple[Rows, list[str]]:
-    # newline="": the csv module sees the line breaks itself, so a quoted cell keeps its own and
-    # line_num counts file lines (splitlines() glued quoted lines and split at U+2028).
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ManifestError(f"{path}: empty manifest (no header row)") from None
-    rows: Rows = []
-    while True:
-        line = reader.line_num + 1  # a row's first line: a quoted cell may span several
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            rows.append((line, f"malformed CSV row ({err})"))
-            continue
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            expected = f"expected {len(header)} fields ({','.join(header)}), got {len(cells)}"
-            rows.append((line, f"malformed CSV row: {expected}"))
-            continue
-        rows.append((line, dict(zip(header, cells, strict=True))))
-    return rows, header
 
 
 def detect_format(columns: list[str], path: Path) -> str:
@@ -241,10 +173,12 @@ def read_manifest(
     audio_from_video: bool = False,
     video_ext: str = ".mp4",
     max_caption_chars: int = DEFAULT_MAX_CAPTION_CHARS,
+    columns_as: dict[str, str] | None = None,
 ) -> tuple[str, list[SourceSample]]:
-    """(format, samples in manifest order); a later row naming the same source is rejected."""
+    """(format, samples in manifest order); a later row naming the same source is rejected.
+    `columns_as` maps our column names (video, caption, audio, key) to the manifest's own."""
     path = Path(path)
-    rows, columns = _read_rows(path)
+    rows, columns = renamed(*read_rows(path), columns_as or {}, path)
     if not rows:
         raise ManifestError(f"{path}: empty manifest (no rows)")
     fmt = detect_format(columns, path) if fmt == "auto" else fmt
