@@ -34,3 +34,17 @@ def _gpu_tests_see_the_gpus(request: pytest.FixtureRequest, monkeypatch: pytest.
 def cpu_pinned() -> bool:
     """True outside `gpu` tests: the runs a test starts must use DeepSpeed's CPU accelerator."""
     return os.environ.get("CUDA_VISIBLE_DEVICES") == ""
+
+
+@pytest.fixture(scope="module")
+def world_of_one():
+    """A one-rank gloo process group, for code that gathers across ranks."""
+    import torch.distributed as dist
+
+    from avtpretrain.engine.distributed import free_port
+
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1
+    )
+    yield
+    dist.destroy_process_group()

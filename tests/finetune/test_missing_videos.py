@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-import torch.distributed as dist
 
 from avtpretrain.config import (
     ConfigError,
@@ -18,7 +17,6 @@ from avtpretrain.config import (
     load_recipe,
 )
 from avtpretrain.dist import DistInfo
-from avtpretrain.engine.distributed import free_port
 from avtpretrain.reader.annotations import AnnotationError
 from avtpretrain.reader.downstream import qa_split, retrieval_split
 from avtpretrain.reader.samples import SampleDecoder, SampleSpec
@@ -62,15 +60,6 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "ans2label.json").write_text(json.dumps({"square": 0, "circle": 1}))
     train_wordpiece([*CAPTIONS, "what moves?"], 100, root / "tokenizer")
     return root
-
-
-@pytest.fixture(scope="module")
-def world_of_one():
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1
-    )
-    yield
-    dist.destroy_process_group()
 
 
 def recipe(data: Path, task: str, limit: int = 10, train: str | None = None) -> FinetuneConfig:

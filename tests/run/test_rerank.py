@@ -5,13 +5,11 @@ import random
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 
 import avtpretrain.eval.loops.rerank as rerank
 import avtpretrain.eval.loops.retrieval as ev
 from avtpretrain.config import DataConfig, DownstreamConfig, load_model_config
 from avtpretrain.dist import DistInfo
-from avtpretrain.engine.distributed import free_port
 from avtpretrain.eval.loops.common import EvalSetup
 from avtpretrain.eval.metrics import retrieval_ranks
 from avtpretrain.reader.downstream import retrieval_split
@@ -20,15 +18,6 @@ from avtpretrain.reader.tokenizer import load_tokenizer
 from avtpretrain.reader.videos import VideoIndex
 from avtpretrain.tasks.matching import match_scores
 from avtpretrain.tasks.retrieval import RetrievalTask
-
-
-@pytest.fixture(scope="module")
-def world_of_one():
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1
-    )
-    yield
-    dist.destroy_process_group()
 
 
 @pytest.fixture(scope="module")
