@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from avtpretrain.io import atomic_write_bytes
-from avtpretrain.writer.transcode import X264_REPRODUCIBLE
+from avtpretrain.writer.h264 import X264_REPRODUCIBLE
 
 
 def encode_video(

@@ -1,23 +1,28 @@
-"""One source sample → the members of one shard sample (`{ext: bytes}`), or a rejection."""
+"""Source samples → the members of shard samples (`{ext: bytes}`), or rejections.
+
+Consecutive rows cutting clips (start/end) from the same video are built together, from one
+decode of the video and one of its audio.
+"""
 
 from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 from avtpretrain.contract import format as fmt
+from avtpretrain.writer.audio import AudioSettings, encode_flac, extract_audio, extract_audio_clips
 from avtpretrain.writer.captions import DEFAULT_MAX_CAPTION_CHARS, caption_problem, normalise_text
 from avtpretrain.writer.manifest import SourceSample
 from avtpretrain.writer.transcode import (
-    AudioSettings,
     MediaError,
     VideoSettings,
-    encode_flac,
-    extract_audio,
     probe_video,
+    transcode_clips,
     transcode_video,
 )
 
@@ -126,13 +131,20 @@ def _read_bytes(path: Path, what: str) -> bytes:
         raise Rejected(what, "unreadable file", f"{path.name}: {err.strerror}") from None
 
 
-def _audio(src: SourceSample, video_path: Path, settings: BuildSettings):
+def _audio_source(src: SourceSample, video_path: Path, settings: BuildSettings):
+    """(path, origin) of the sample's audio, or None when it has none to read."""
     if src.audio is not None:
-        path, origin = resolve_under(settings.audio_root, src.audio, "audio"), "file"
-    elif src.audio_from_video:
-        path, origin = video_path, "video_track"
-    else:
+        return resolve_under(settings.audio_root, src.audio, "audio"), "file"
+    if src.audio_from_video:
+        return video_path, "video_track"
+    return None
+
+
+def _audio(src: SourceSample, video_path: Path, settings: BuildSettings):
+    source = _audio_source(src, video_path, settings)
+    if source is None:
         return None, None
+    path, origin = source
     try:
         found = extract_audio(path, settings.audio)
     except MediaError as err:
@@ -145,13 +157,11 @@ def _audio(src: SourceSample, video_path: Path, settings: BuildSettings):
     return encode_flac(pcm, settings.audio.sample_rate), meta | {"origin": origin}
 
 
-def build_sample(src: SourceSample, settings: BuildSettings) -> dict[str, bytes]:
-    """Shard members of one sample; raises `Rejected(stage, reason)` for any bad input."""
-    if src.rejected:
-        raise Rejected(*src.rejected)
-    captions = _captions(src, settings)
-    video_path, video_ext, video_bytes, video_meta = _video(src, settings)
-    audio_bytes, audio_meta = _audio(src, video_path, settings)
+def _members(
+    src: SourceSample, captions: list[str], video: tuple[str, bytes, dict], audio: tuple
+) -> dict[str, bytes]:
+    video_ext, video_bytes, video_meta = video
+    audio_bytes, audio_meta = audio
     meta = {
         "key": src.key,
         "manifest_line": src.line,
@@ -170,3 +180,107 @@ def build_sample(src: SourceSample, settings: BuildSettings) -> dict[str, bytes]
     if audio_bytes is not None:
         members[fmt.AUDIO_EXT] = audio_bytes
     return members
+
+
+def build_sample(src: SourceSample, settings: BuildSettings) -> dict[str, bytes]:
+    """Shard members of one sample; raises `Rejected(stage, reason)` for any bad input."""
+    if src.rejected:
+        raise Rejected(*src.rejected)
+    if src.clip is not None:
+        [built] = _build_clips([src], settings)
+        if isinstance(built, Rejected):
+            raise built
+        return built
+    captions = _captions(src, settings)
+    video_path, video_ext, video_bytes, video_meta = _video(src, settings)
+    audio = _audio(src, video_path, settings)
+    return _members(src, captions, (video_ext, video_bytes, video_meta), audio)
+
+
+Built = dict[str, bytes] | Rejected
+
+
+def build_samples(
+    sources: Iterable[SourceSample], settings: BuildSettings
+) -> Iterator[tuple[SourceSample, Built]]:
+    """Each source with its members or its rejection, in order; consecutive clips of one video
+    (with the same audio source) come from one decode of it."""
+    for _, group in groupby(sources, _run_key):
+        run = list(group)
+        if run[0].clip is None or run[0].rejected:
+            yield run[0], _guarded(lambda r, s: [build_sample(r[0], s)], run, settings)[0]
+        else:
+            yield from zip(run, _guarded(_build_clips, run, settings), strict=True)
+
+
+def _run_key(src: SourceSample) -> tuple | int:
+    if src.clip is None or src.rejected:
+        return id(src)  # equal to no neighbour's: built alone
+    return (src.video, src.audio, src.audio_from_video)
+
+
+def _guarded(build, run: list[SourceSample], settings: BuildSettings) -> list[Built]:
+    try:
+        return build(run, settings)
+    except Rejected as rej:
+        return [rej] * len(run)
+    except Exception as err:  # noqa: BLE001 - one sample's failure must not end the run
+        # Counted and logged like any rejection, with the exception named so it can be fixed.
+        return [Rejected("sample", "unexpected error", f"{type(err).__name__}: {err}")] * len(run)
+
+
+def _build_clips(run: list[SourceSample], settings: BuildSettings) -> list[Built]:
+    """Clips of one video: captions checked per clip, the video and audio decoded once."""
+    first = run[0]
+    video_path = resolve_under(settings.video_root, first.video or "", "video")
+    if settings.copy_video:
+        raise Rejected("video", "cannot cut clips", "--copy_video keeps sources whole")
+    captions: list[list[str] | Rejected] = [_rejection_of(_captions, s, settings) for s in run]
+    windows = [s.clip for s in run if s.clip is not None]
+    try:
+        videos = transcode_clips(video_path, settings.video, windows)
+    except MediaError as err:
+        raise Rejected("video", err.reason, err.detail) from None
+    audios = _audio_clips(first, video_path, settings, windows)
+    out: list[Built] = []
+    for src, text, video, audio in zip(run, captions, videos, audios, strict=True):
+        problem = next((x for x in (text, video, audio) if isinstance(x, Exception)), None)
+        if isinstance(problem, MediaError):
+            stage = "video" if problem is video else "audio"
+            problem = Rejected(stage, problem.reason, problem.detail)
+        if problem is not None:
+            out.append(problem)
+        else:
+            out.append(_members(src, text, (fmt.VIDEO_EXT, *video), audio))
+    return out
+
+
+def _rejection_of(build, *args):
+    try:
+        return build(*args)
+    except Rejected as rej:
+        return rej
+
+
+def _audio_clips(src: SourceSample, video_path: Path, settings: BuildSettings, windows) -> list:
+    """Per window (flac, meta), (None, None) for a video without sound there, or a rejection."""
+    source = _audio_source(src, video_path, settings)
+    if source is None:
+        return [(None, None)] * len(windows)
+    path, origin = source
+    try:
+        found = extract_audio_clips(path, settings.audio, windows)
+    except MediaError as err:
+        raise Rejected("audio", err.reason, err.detail) from None
+    if found is None and origin == "file":
+        raise Rejected("audio", "no audio stream", src.audio or "")
+    out: list = []
+    for clip in found or [None] * len(windows):
+        if clip is None or (isinstance(clip, MediaError) and origin == "video_track"):
+            out.append((None, None))  # no sound in this part of the video: recorded, not invented
+        elif isinstance(clip, MediaError):
+            out.append(Rejected("audio", clip.reason, clip.detail))
+        else:
+            pcm, meta = clip
+            out.append((encode_flac(pcm, settings.audio.sample_rate), meta | {"origin": origin}))
+    return out

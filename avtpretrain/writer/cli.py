@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 from avtpretrain.contract import format as fmt
+from avtpretrain.writer.audio import AudioSettings
 from avtpretrain.writer.build import BuildSettings
 from avtpretrain.writer.captions import DEFAULT_MAX_CAPTION_CHARS
 from avtpretrain.writer.manifest import FORMATS
-from avtpretrain.writer.transcode import AudioSettings, VideoSettings
+from avtpretrain.writer.transcode import VideoSettings
 
 DESCRIPTION = (
     "`tools/make_shards.py`: raw (audio, text, video) triples → WebDataset shards, in parallel."
@@ -39,10 +40,14 @@ def _slurm_default(name: str, fallback: int) -> int:
     return fallback
 
 
+# Manifest columns a user may map from their own names; start/end cut clips from a longer video.
+MAPPED_COLUMNS = ("video", "caption", "audio", "key", "start", "end")
+
+
 def _io_args(p: argparse.ArgumentParser) -> None:
     io_ = p.add_argument_group("input and output")
     io_.add_argument("--manifest", required=True, type=Path, help="CSV, JSONL or Parquet manifest")
-    for column in ("video", "caption", "audio", "key"):
+    for column in MAPPED_COLUMNS:
         io_.add_argument(
             f"--{column}_col",
             metavar="NAME",

@@ -20,7 +20,7 @@ from avtpretrain.io import atomic_write_text
 from avtpretrain.lock import FolderBusyError
 from avtpretrain.writer import shardwriter as sw
 from avtpretrain.writer.build import BuildSettings
-from avtpretrain.writer.cli import build_settings, missing_root, parse_args
+from avtpretrain.writer.cli import MAPPED_COLUMNS, build_settings, missing_root, parse_args
 from avtpretrain.writer.folder import (
     FolderError,
     check_one_dataset,
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             audio_from_video=args.audio_from_video,
             video_ext=args.video_ext,
             max_caption_chars=args.max_caption_chars,
-            columns_as={c: getattr(args, f"{c}_col") for c in ("video", "caption", "audio", "key")},
+            columns_as={c: getattr(args, f"{c}_col") for c in MAPPED_COLUMNS},
         )
     except ManifestError as err:
         print(f"make_shards.py: {err}", file=sys.stderr)

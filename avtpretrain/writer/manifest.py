@@ -7,6 +7,8 @@ Formats (detected from the columns, or named with --format):
   caption  CSV or JSONL with `video` and inline `caption` (optional `audio`, `key`).
   alpro    JSONL with `clip_name` and `caption` (video `<video_root>/<clip_name><video_ext>`);
            rows of one clip are merged into one sample with several captions.
+seed and caption rows may also have `start`/`end` (seconds, or [HH:]MM:SS[.fff]): the sample is
+that clip of its video, so one long video gives many samples (keyed `<video>_<ms>-<ms>`).
 A row that cannot be read becomes a sample carrying its rejection, so it is counted and logged
 like any other failure and the row → shard assignment stays a pure function of the manifest.
 JSONL rows end at "\n" only (a caption may hold U+2028 or U+0085); a quoted CSV cell may span
@@ -16,6 +18,7 @@ Keys come from keys.py; only a row naming the same source again is a duplicate.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,8 @@ class SourceSample:
     rejected: tuple[str, str, str] | None = None
     # The sample's name in the user's own data: clip_name, the key column, or the video path.
     original_key: str | None = None
+    # (start, end) seconds of the video to keep (end may be inf: to the end); None: all of it.
+    clip: tuple[float, float] | None = None
 
 
 def _cell(row: dict[str, Any], name: str) -> str | None:
@@ -96,16 +101,63 @@ def _sample(
         return _rejected(line, "manifest", "missing field", "video")
     audio = _cell(row, "audio")
     explicit = _cell(row, "key")
+    try:
+        clip = _clip(row)
+    except ValueError as err:
+        return _rejected(line, "manifest", "bad clip time", str(err))
+    key, original = path_key(video), video
+    if clip is not None:
+        # Media Fragments notation (`v.mp4#t=12,15`): rows naming one video with other times are
+        # other samples, with the same times a duplicate.
+        key = name_key(f"{key}_{_ms(clip[0])}-{_ms(clip[1])}")
+        original = f"{video}#t={clip[0]:g},{clip[1]:g}"
     return SourceSample(
         line,
-        name_key(explicit) if explicit else path_key(video),
+        name_key(explicit) if explicit else key,
         video=video,
         audio=audio,
         text=text,
         captions=captions,
         audio_from_video=audio is None and audio_from_video,
-        original_key=explicit or video,
+        original_key=explicit or original,
+        clip=clip,
     )
+
+
+def parse_time(value: Any) -> float:
+    """Seconds from a number or `[HH:]MM:SS[.fff]` (video2dataset and HowTo100M write both)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r}: expected seconds or [HH:]MM:SS[.fff]")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        parts = str(value).strip().split(":")
+        try:
+            if len(parts) > 3 or not all(p.strip() for p in parts):
+                raise ValueError
+            seconds = sum(float(p) * 60**i for i, p in enumerate(reversed(parts)))
+        except ValueError:
+            raise ValueError(f"{value!r}: expected seconds or [HH:]MM:SS[.fff]") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{value!r}: expected a time >= 0")
+    return seconds
+
+
+def _clip(row: dict[str, Any]) -> tuple[float, float] | None:
+    """(start, end) from the row's `start`/`end` cells; either may be empty (0 / the end)."""
+    start, end = row.get("start"), row.get("end")
+    start = None if start is None or str(start).strip() == "" else parse_time(start)
+    end = None if end is None or str(end).strip() == "" else parse_time(end)
+    if start is None and end is None:
+        return None
+    start, end = start or 0.0, math.inf if end is None else end
+    if end <= start:
+        raise ValueError(f"start {start:g} s, end {end:g} s: expected start < end")
+    return start, end
+
+
+def _ms(seconds: float) -> str:
+    return "end" if math.isinf(seconds) else str(round(seconds * 1000))
 
 
 def _alpro_samples(rows: Rows, video_ext: str, max_chars: int) -> list[SourceSample]:

@@ -23,8 +23,8 @@ class ManifestError(ValueError):
 
 def read_rows(path: Path) -> tuple[Rows, list[str]]:
     """[(line, row dict or an error string)], column names: by the suffix, JSONL (.jsonl,
-    .json), Parquet (.parquet), else CSV."""
-    if path.suffix.lower() == ".parquet":
+    .json), Parquet (.parquet, .pq), else CSV."""
+    if path.suffix.lower() in (".parquet", ".pq"):
         return _read_parquet(path)
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -24,7 +24,7 @@ from typing import Any
 
 from avtpretrain.contract import format as fmt
 from avtpretrain.io import atomic_write_text
-from avtpretrain.writer.build import BuildSettings, Rejected, build_sample
+from avtpretrain.writer.build import BuildSettings, Rejected, build_samples
 from avtpretrain.writer.manifest import SourceSample
 
 PROGRESS_DIR = ".progress"
@@ -142,10 +142,10 @@ def write_group(
     totals: Counter[str] = Counter()
     part = TarShard(out_dir / fmt.shard_name(spec.prefix, spec.group))
     try:
-        for src in sources:
-            members = _build(src, settings, errors)
+        for src, members in build_samples(sources, settings):
             on_sample()
-            if members is None:
+            if isinstance(members, Rejected):
+                errors.append(_error_record(src, members))
                 continue
             size = sum(_tar_entry_size(b) for b in members.values())
             if spec.max_shard_bytes and part.count and part.bytes + size > spec.max_shard_bytes:
@@ -172,21 +172,6 @@ def write_group(
     }
     atomic_write_text(marker_path(out_dir, spec.prefix, spec.group), json.dumps(record))
     return record
-
-
-def _build(
-    src: SourceSample, settings: BuildSettings, errors: list[dict[str, Any]]
-) -> dict[str, bytes] | None:
-    """The sample's members, or None after recording why it was rejected."""
-    try:
-        return build_sample(src, settings)
-    except Rejected as rej:
-        errors.append(_error_record(src, rej))
-    except Exception as err:  # noqa: BLE001 - one sample's failure must not end the run
-        # Counted and logged like any rejection, with the exception named so it can be fixed.
-        rej = Rejected("sample", "unexpected error", f"{type(err).__name__}: {err}")
-        errors.append(_error_record(src, rej))
-    return None
 
 
 def _error_record(src: SourceSample, rej: Rejected) -> dict[str, Any]:

@@ -1,22 +1,25 @@
-"""Offline media work with PyAV: video → small H.264 mp4, any audio → mono PCM at a fixed rate.
+"""Offline video work with PyAV: a source video → small H.264 mp4(s), whole or cut into clips.
 
-Done once per clip when sharding, so that training never decodes 1080p sources. Encoders run
-single-threaded: parallelism comes from worker processes, and one thread keeps x264 output
-byte-for-byte reproducible, which is what makes an interrupted run resume to identical shards.
+Done once per clip when sharding, so that training never decodes 1080p sources. Decoding
+dominates the cost, and at an output rate of a few fps most decoded frames are thrown away, so
+frames that no other frame references (B-frames, mostly) are not decoded when the kept frames stay
+within one output frame of each other; a source cut into clips is decoded once, from a seek to
+just before its first clip to the end of its last. Audio: writer/audio.py.
 """
 
 from __future__ import annotations
 
-import io
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
-import numpy as np
-import soundfile as sf
+
+from avtpretrain.writer.h264 import ClipEncoder
+
+Window = tuple[float, float]  # (start, end) in seconds from the start of the source
+Result = tuple[bytes, dict[str, Any]]
 
 
 class MediaError(ValueError):
@@ -42,15 +45,10 @@ class VideoSettings:
     # seconds; past an hour the source is a whole recording, not a clip (only the first
     # max_seconds would be kept). Both are checked from the header, before any decoding.
     max_source_pixels: int = 7680 * 4320
-    max_duration_s: float = 3600.0
-
-
-@dataclass(frozen=True)
-class AudioSettings:
-    sample_rate: int = 16000
-    min_source_rate: int = 4000  # below this a header is wrong, not merely odd
-    max_source_rate: int = 384000
-    max_seconds: float = 30.0
+    max_duration_s: float = 3600.0  # not for clips cut with start/end: only they are decoded
+    # Skip decoding frames no other frame needs, when the kept ones stay within one output frame
+    # of each other (checked while decoding; a source where they do not is decoded again whole).
+    decode_less: bool = True
 
 
 def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
@@ -72,8 +70,8 @@ def _even(x: float, source: int) -> int:
     return max(2, min(round(x / 2) * 2, source // 2 * 2))
 
 
-def check_source(meta: dict[str, Any], settings: VideoSettings) -> None:
-    """Reject a source its header shows to be too large or too long, before decoding it."""
+def check_source(meta: dict[str, Any], settings: VideoSettings, whole: bool = True) -> None:
+    """Reject a source its header shows to be too large or (`whole`) too long, undecoded."""
     width, height = meta["source_width"] or 0, meta["source_height"] or 0
     if width * height > settings.max_source_pixels:
         raise MediaError(
@@ -82,14 +80,14 @@ def check_source(meta: dict[str, Any], settings: VideoSettings) -> None:
             f"limit --max_source_pixels={settings.max_source_pixels}",
         )
     duration = meta["source_duration"]
-    if duration is not None and duration > settings.max_duration_s:
+    if whole and duration is not None and duration > settings.max_duration_s:
         raise MediaError(
             "source too long",
             f"{duration:.1f} s, limit --max_duration_s={settings.max_duration_s:g}",
         )
 
 
-def _open(path: Path) -> Any:
+def open_media(path: Path) -> Any:
     try:
         return av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
@@ -127,81 +125,113 @@ def _frame_times(container: Any, stream: Any, max_seconds: float):
         raise MediaError("video decode failed", f"{type(err).__name__}: {err}") from None
 
 
-def transcode_video(path: Path, settings: VideoSettings) -> tuple[bytes, dict[str, Any]]:
-    """Re-encode the first `max_seconds` at ≤ `fps` and ≤ `short_side` as H.264/yuv420p mp4."""
-    with _open(path) as src:
+def media_origin(container: Any) -> float:
+    """Time 0 of clip windows: the container's start, as players and `ffmpeg -ss` count it."""
+    return container.start_time / av.time_base if container.start_time is not None else 0.0
+
+
+def _window_frames(container: Any, stream: Any, first: float, last: float):
+    """Decoded frames with their time from the container's start, from a seek to the keyframe
+    before `first` up to `last`."""
+    origin = media_origin(container)
+    try:
+        if first > 0:
+            offset = round((origin + first) / stream.time_base)
+            container.seek(offset, stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.time is None:
+                raise MediaError("no frame timestamps", "clips cannot be cut from this video")
+            t = frame.time - origin
+            if t >= last:
+                return
+            yield t, frame
+    except av.FFmpegError as err:
+        raise MediaError("video decode failed", f"{type(err).__name__}: {err}") from None
+
+
+class _TooSparse(Exception):  # noqa: N818 - a signal to decode again, not an error
+    """Frames kept after skipping were further apart than one output frame."""
+
+
+def _encode(src: Any, frames, clips: list[ClipEncoder], settings: VideoSettings, skip: bool):
+    """Feed each decoded frame to the clips whose next slot it fills, reformatted once."""
+    if skip:
+        src.streams.video[0].codec_context.skip_frame = "NONREF"
+    gap, prev, size = 1 / float(clips[0].fps) - 1e-3, None, None
+    for t, frame in frames:
+        if skip and (frame.time is None or (prev is not None and t - prev > gap)):
+            raise _TooSparse  # without timestamps, skipped frames would shift the times
+        prev = t
+        wanted = [(clip, slot) for clip in clips if (slot := clip.slot(t)) is not None]
+        if not wanted:
+            continue
+        size = size or target_size(frame.width, frame.height, settings.short_side)
+        image = frame.reformat(
+            width=size[0], height=size[1], format="yuv420p", interpolation=settings.interpolation
+        )
+        for clip, slot in wanted:
+            clip.encode(slot, image, t)
+
+
+def _transcode(path: Path, settings: VideoSettings, windows: list[Window] | None) -> list:
+    with open_media(path) as src:
         if not src.streams.video:
             raise MediaError("no video stream")
         stream = src.streams.video[0]
         meta = _video_source_meta(src, stream)
-        check_source(meta, settings)
-        out_fps = Fraction(min(settings.fps, meta["source_fps"] or settings.fps)).limit_denominator(
-            1001
-        )
-        buf, out, ostream, count, last_slot = io.BytesIO(), None, None, 0, -1
-        for t, frame in _frame_times(src, stream, settings.max_seconds):
-            # Output frame k shows the first source frame at or after k / fps (1 ms tolerance);
-            # later source frames in the same slot are dropped.
-            slot = math.floor(t * out_fps + 1e-3)
-            if slot <= last_slot:
-                continue
-            last_slot = slot
-            if out is None:
-                width, height = target_size(frame.width, frame.height, settings.short_side)
-                out = av.open(buf, mode="w", format="mp4", options={"fflags": "+bitexact"})
-                ostream = _h264_stream(out, out_fps, width, height, settings)
-            image = frame.reformat(
-                width=ostream.width,
-                height=ostream.height,
-                format="yuv420p",
-                interpolation=settings.interpolation,
-            )
-            image.pts, image.time_base = slot, 1 / out_fps
-            out.mux(ostream.encode(image))
-            count += 1
-        if out is None:
-            raise MediaError("no video frames")
-        out.mux(ostream.encode(None))
-        out.close()
-    meta |= {
-        "codec": "h264",
-        "width": ostream.width,
-        "height": ostream.height,
-        "fps": float(out_fps),
-        "num_frames": count,
-        "duration": (last_slot + 1) / float(out_fps),
-    }
-    return buf.getvalue(), meta
+        check_source(meta, settings, whole=windows is None)
+        source_fps = meta["source_fps"] or settings.fps
+        fps = Fraction(min(settings.fps, source_fps)).limit_denominator(1001)
+        skip = settings.decode_less and source_fps >= 2 * fps
+        if windows is None:
+            clips = [ClipEncoder(fps, settings)]
+            frames = _frame_times(src, stream, settings.max_seconds)
+        else:
+            clips = [
+                ClipEncoder(fps, settings, s, min(e, s + settings.max_seconds)) for s, e in windows
+            ]
+            first, last = min(c.start for c in clips), max(c.end for c in clips)
+            frames = _window_frames(src, stream, first, last)
+        try:
+            _encode(src, frames, clips, settings, skip)
+        except _TooSparse:
+            return _transcode(path, replace(settings, decode_less=False), windows)
+    return [_result(clip, meta, windows is not None) for clip in clips]
 
 
-# x264's MB-tree rate control was seen to encode the same small frames to different bytes from one
-# call to the next in a process (it reads lookahead memory it has not written); without it every
-# encode is byte-reproducible, which the resumable, byte-identical shards rely on.
-X264_REPRODUCIBLE = "mbtree=0"
+def _result(clip: ClipEncoder, source: dict[str, Any], cut: bool) -> Result | MediaError:
+    done = clip.finish()
+    if done is None:
+        where = f"clip {clip.start:g}-{clip.end:g} s of a {source['source_duration']} s source"
+        return MediaError("no video frames", where if cut else "")
+    data, meta = done
+    if cut:
+        meta["clip"] = {
+            "start": clip.start,
+            "end": clip.end,
+            "first_frame": clip.first_time,
+            "last_frame": clip.last_time,
+        }
+    return data, source | meta
 
 
-def _h264_stream(out: Any, fps: Fraction, width: int, height: int, settings: VideoSettings):
-    stream = out.add_stream("libx264", rate=fps)
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.thread_count = 1
-    # A keyframe every second keeps random access cheap when training samples a few frames, and
-    # no B-frames spares the decoder frame reordering (measured: ~6% faster, same size).
-    stream.codec_context.gop_size = max(1, round(float(fps)))
-    stream.codec_context.max_b_frames = 0
-    options = {
-        "crf": str(settings.crf),
-        "preset": settings.preset,
-        "x264-params": X264_REPRODUCIBLE,
-    }
-    if settings.tune:
-        options["tune"] = settings.tune
-    stream.codec_context.options = options
-    return stream
+def transcode_video(path: Path, settings: VideoSettings) -> Result:
+    """Re-encode the first `max_seconds` at ≤ `fps` and ≤ `short_side` as H.264/yuv420p mp4."""
+    [result] = _transcode(path, settings, None)
+    if isinstance(result, MediaError):
+        raise result
+    return result
+
+
+def transcode_clips(path: Path, settings: VideoSettings, windows: list[Window]) -> list:
+    """One (mp4, meta) or MediaError per (start, end) window, all from one decode of `path`;
+    a window longer than `max_seconds` keeps its first `max_seconds`."""
+    return _transcode(path, settings, windows)
 
 
 def probe_video(path: Path, settings: VideoSettings) -> dict[str, Any]:
     """Metadata of a video stored as is (--copy_video); decodes it to prove it has frames."""
-    with _open(path) as src:
+    with open_media(path) as src:
         if not src.streams.video:
             raise MediaError("no video stream")
         stream = src.streams.video[0]
@@ -218,56 +248,3 @@ def probe_video(path: Path, settings: VideoSettings) -> dict[str, Any]:
         "num_frames": count,
         "duration": meta["source_duration"],
     }
-
-
-def extract_audio(path: Path, settings: AudioSettings) -> tuple[np.ndarray, dict[str, Any]] | None:
-    """Mono int16 PCM at `sample_rate` from the first audio stream; None when there is none."""
-    with _open(path) as src:
-        if not src.streams.audio:
-            return None
-        stream = src.streams.audio[0]
-        ctx = stream.codec_context
-        rate, channels = ctx.sample_rate, ctx.channels
-        if not rate or not settings.min_source_rate <= rate <= settings.max_source_rate:
-            raise MediaError(
-                "bad audio sample rate",
-                f"{rate} Hz, expected {settings.min_source_rate}..{settings.max_source_rate}",
-            )
-        limit = int(settings.max_seconds * settings.sample_rate)
-        chunks = _resample(src, stream, settings.sample_rate, limit)
-    pcm = np.concatenate(chunks)[:limit] if chunks else np.zeros(0, np.int16)
-    if pcm.size == 0:
-        raise MediaError("no audio samples")
-    meta = {
-        "sample_rate": settings.sample_rate,
-        "num_samples": int(pcm.size),
-        "duration": pcm.size / settings.sample_rate,
-        "source_sample_rate": rate,
-        "source_channels": channels,
-        "source_codec": ctx.name,
-    }
-    return pcm, meta
-
-
-def _resample(src: Any, stream: Any, rate: int, limit: int) -> list[np.ndarray]:
-    # libswresample downmixes any channel layout to mono and resamples in one step.
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
-    chunks, total = [], 0
-    try:
-        for frame in src.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-                total += chunks[-1].size
-            if total >= limit:
-                break
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    except av.FFmpegError as err:
-        raise MediaError("audio decode failed", f"{type(err).__name__}: {err}") from None
-    return chunks
-
-
-def encode_flac(pcm: np.ndarray, sample_rate: int) -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, pcm, sample_rate, format="FLAC", subtype="PCM_16")
-    return buf.getvalue()
