@@ -58,9 +58,11 @@ def _expand(spec: str) -> tuple[list[str], list[int | None]]:
 
 
 def resolve_shards(specs: list[str], weights: list[float] | None = None) -> ShardSet:
-    """All shards of `specs`; dataset i gets total weight weights[i], shared by shard size.
-
-    Without weights every sample is equally likely (datasets mix by size).
+    """All shards of `specs` with the odds of drawing each. A drawn shard is read whole, so a
+    shard's odds must not grow with its size: equal odds for every shard of a dataset make every
+    one of its samples equally likely, and dataset i's shards share weights[i] / its sample count
+    each, so that dataset i gives a weights[i] share of the samples. Without weights every sample
+    is equally likely (datasets mix by size).
     """
     if not specs:
         raise ValueError("no shards configured (data.train_shards / data.val_shards is empty)")
@@ -74,8 +76,7 @@ def resolve_shards(specs: list[str], weights: list[float] | None = None) -> Shar
         known = [c if c is not None else 1 for c in counts]
         if sum(known) == 0:
             raise ValueError(f"{spec}: every listed shard is empty (0 samples in sizes.json)")
-        share = [c / sum(known) for c in known] if weights else [float(c) for c in known]
-        shard_weights += [s * weights[i] for s in share] if weights else share
+        shard_weights += [weights[i] / sum(known) if weights else 1.0 for _ in known]
         urls += these
         sizes += counts
     return ShardSet(urls, sizes, shard_weights, tuple(specs))

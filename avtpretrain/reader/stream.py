@@ -167,17 +167,6 @@ class TrainDataset(IterableDataset):
             yield {"url": rng.choices(urls, weights)[0]}
 
 
-def check_enough_shards(shards: ShardSet, dist: DistInfo, num_workers: int) -> None:
-    """Fail fast: with fewer shards than readers, some (rank, worker) would get none."""
-    readers = dist.world_size * max(num_workers, 1)
-    if len(shards.urls) < readers:
-        raise ValueError(
-            f"{shards.describe()}: {len(shards.urls)} shard(s) for {dist.world_size} rank(s) x "
-            f"{max(num_workers, 1)} worker(s) = {readers} readers; make more shards "
-            "(make_shards.py --samples_per_shard) or lower data.num_workers"
-        )
-
-
 def make_loader(dataset: IterableDataset, num_workers: int, pin_memory: bool = False) -> DataLoader:
     # Its own generator: a DataLoader draws a base seed from the global torch RNG each time an
     # iterator starts, which would shift the model's random stream (dropout, negatives) on resume.
@@ -195,7 +184,6 @@ class TrainStream:
     """Training batches for one rank, epoch after epoch, with a resumable position (`state`)."""
 
     def __init__(self, spec: StreamSpec, state: DataState | None = None, samples_per_epoch=None):
-        check_enough_shards(spec.shards, spec.dist, spec.num_workers)
         self.spec = spec
         self.workers = max(spec.num_workers, 1)
         total = samples_per_epoch or spec.shards.total_samples

@@ -8,7 +8,7 @@ import torch
 
 from avtpretrain.dist import DistInfo
 from avtpretrain.reader.loaders import eval_stream, stream_spec, train_stream
-from avtpretrain.reader.stream import DataState, TrainStream, check_enough_shards
+from avtpretrain.reader.stream import DataState, TrainStream
 from avtpretrain.writer.make_shards import main as make_shards
 from tests.factory import seed_args, seed_dataset
 from tests.reader.conftest import NUM_CLIPS
@@ -93,13 +93,17 @@ def test_eval_sees_every_sample_once_across_ranks_and_workers(corpus) -> None:
     assert sorted(keys) == sorted(f"clip{i}" for i in range(NUM_CLIPS))
 
 
-def test_too_few_shards_for_training_fails_fast(corpus) -> None:
+def test_fewer_shards_than_readers_still_train_equal_epochs(corpus) -> None:
+    """Readers draw shards with replacement, so 2 ranks x 3 workers share 5 shards."""
     cfg = config(corpus, "data.num_workers=3")
-    spec = stream_spec(cfg.model, cfg.data, train=True, batch_size=2, dist=DistInfo(0, 2), seed=0)
-    with pytest.raises(
-        ValueError, match=r"5 shard\(s\) for 2 rank\(s\) x 3 worker\(s\) = 6 readers"
-    ):
-        check_enough_shards(spec.shards, spec.dist, spec.num_workers)
+    lengths = []
+    for rank in (0, 1):
+        dist = DistInfo(rank, 2)
+        spec = stream_spec(cfg.model, cfg.data, train=True, batch_size=2, dist=dist, seed=0)
+        stream = TrainStream(spec)
+        assert len(spec.shards.urls) == 5 and stream.batches_per_epoch > 0
+        lengths.append(sum(1 for _ in stream))
+    assert lengths == [stream.batches_per_epoch] * 2
 
 
 def corrupt_copy(shards: Path, dest: Path) -> Path:
@@ -160,9 +164,14 @@ def test_datasets_mix_by_weight(corpus, tmp_path: Path) -> None:
     from avtpretrain.reader.shards import resolve_shards
 
     other = Path(shutil.copytree(corpus[0], tmp_path / "other"))
+    # A drawn shard is read whole: equal odds per shard make every sample equally likely.
     by_size = resolve_shards([str(corpus[0]), str(other)])
-    assert by_size.weights[:5] == [3.0, 3.0, 3.0, 3.0, 1.0] and by_size.total_samples == 26
+    assert by_size.weights == [1.0] * 10 and by_size.sizes[:5] == [3, 3, 3, 3, 1]
     weighted = resolve_shards([str(corpus[0]), str(other)], [0.9, 0.1])
-    first, second = sum(weighted.weights[:5]), sum(weighted.weights[5:])
-    assert first == pytest.approx(0.9) and second == pytest.approx(0.1)
-    assert weighted.weights[0] == pytest.approx(0.9 * 3 / 13)
+    # Samples each dataset gives per draw: its shards' odds times their sizes.
+    given = [
+        sum(w * n for w, n in zip(weighted.weights[a:b], weighted.sizes[a:b], strict=True))
+        for a, b in ((0, 5), (5, 10))
+    ]
+    assert given[0] / sum(given) == pytest.approx(0.9)
+    assert weighted.weights[0] == weighted.weights[4] == pytest.approx(0.9 / 13)
