@@ -8,6 +8,9 @@ On generated 4 s clips at 1280x720 (H.264 + 44.1 kHz wav), one run measures samp
   floor     decord get_batch of the same number of frames from the shard videos, nothing else
 All three run with the same worker count, in interleaved rounds (median reported).
 Targets: pipeline/naive >= 5, pipeline/floor >= 0.7.
+Then (loader_memory.py) the loader workers' peak resident memory and the time to the first batch
+at the base recipe's shuffle settings, with a 64 MB bound, without a buffer, and with the whole
+buffer filled before the first batch.
 Writes bench/results/bench_loader.json.
 """
 
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from loader_memory import memory_report, print_memory  # bench/ is on sys.path when run
 from torch.utils.data import DataLoader, Dataset
 
 from avtpretrain.config import load_model_config, load_recipe
@@ -150,6 +154,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--batch_size", type=int, default=4)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--tile", type=int, default=32, help="memory part: list the shards this often")
+    p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -195,7 +201,7 @@ def main() -> None:
         # Four passes, like the pipeline's 4 x clips samples: long enough to time steadily.
         floor = FloorDataset(shard_videos(shards) * 4, cfg.model.video.num_frames)
         loaders = {
-            "pipeline": lambda: stream,  # each iteration is one epoch with fresh workers
+            "pipeline": lambda: stream,  # each iteration is one epoch; its workers persist
             "naive": lambda: DataLoader(naive, args.batch_size, num_workers=args.workers),
             "floor": lambda: DataLoader(floor, args.batch_size, num_workers=args.workers),
         }
@@ -205,10 +211,14 @@ def main() -> None:
             for name, make in loaders.items():
                 rounds[name].append(rate(make()))
         results = {name: float(np.median(r)) for name, r in rounds.items()}
-    report(args, cfg, results, rounds)
+        loaders.clear()
+        stream = None  # its persistent workers would count in the memory figures
+        base = load_recipe(REPO / "pretrain/base.yaml").data
+        memory = memory_report(cfg.model, cfg.data, base, args) if args.memory else None
+    report(args, cfg, results, rounds, memory)
 
 
-def report(args, cfg, results: dict[str, float], rounds: dict[str, list[float]]) -> None:
+def report(args, cfg, results: dict[str, float], rounds: dict, memory: dict | None) -> None:
     v, a = cfg.model.video, cfg.model.audio
     out = {
         "clips": args.clips,
@@ -221,12 +231,15 @@ def report(args, cfg, results: dict[str, float], rounds: dict[str, list[float]])
         "rounds": {k: [round(x, 2) for x in r] for k, r in rounds.items()},
         "pipeline_over_naive": round(results["pipeline"] / results["naive"], 2),
         "pipeline_over_floor": round(results["pipeline"] / results["floor"], 2),
+        "memory": memory,
     }
     print(f"\n{'loader':<12}{'samples/s (median)':>20}  rounds")
     for name, value in out["samples_per_s"].items():
         print(f"{name:<12}{value:>20}  {out['rounds'][name]}")
     print(f"pipeline / naive = {out['pipeline_over_naive']} (target >= 5)")
     print(f"pipeline / floor = {out['pipeline_over_floor']} (target >= 0.7)")
+    if memory:
+        print_memory(memory, args.workers)
     atomic_write_text(RESULTS, json.dumps(out, indent=1))
     print(f"written to {RESULTS}")
 

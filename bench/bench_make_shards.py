@@ -1,8 +1,11 @@
 """Benchmark tools/make_shards.py against a bare PyAV transcode of the same clips (the floor).
 
-Prints clips/s for 1 and 2 workers, the ratio of the 1-worker time to the floor's time (target
-≤ 1.3) and the 2-worker scaling efficiency t1 / (2 · t2) (target ≥ 0.8); writes the figures to
-bench/results/bench_make_shards.json. All figures come from one run on the same clips.
+The floor decodes every source frame, as `ffmpeg -vf fps,scale` does; make_shards skips decoding
+frames that nothing references when the kept ones stay within one output frame (the sources here
+have B-frames, as camera and web video do). Prints clips/s for 1 and 2 workers, the ratio of the
+1-worker time to the floor's time (target ≤ 0.8) and the 2-worker scaling efficiency t1 / (2 · t2)
+(target ≥ 0.8); writes the figures to bench/results/bench_make_shards.json. All figures come from
+one run on the same clips.
 
     python bench/bench_make_shards.py            # 32 clips, 4 s, 1280x720: about 2 minutes
 """
@@ -33,7 +36,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "bench_make_shards.json"
 
 
 def make_sources(root: Path, clips: int, seconds: float, width: int, height: int, fps: int):
-    """H.264 + AAC clips with moving content and a manifest for them."""
+    """H.264 (x264 veryfast: 3 B-frames, pyramid) + AAC clips with moving content, and a
+    manifest for them."""
     (root / "videos").mkdir(parents=True)
     rng = np.random.default_rng(0)
     n = int(seconds * fps)
@@ -53,7 +57,7 @@ def make_sources(root: Path, clips: int, seconds: float, width: int, height: int
             fps,
             audio=stereo,
             sample_rate=44100,
-            options={"preset": "ultrafast"},
+            options={"preset": "veryfast"},
         )
         rows.append({"video": f"c{c}.mp4", "caption": f"clip {c}"})
     manifest = root / "clips.jsonl"
@@ -157,7 +161,8 @@ def main() -> None:
         t2 = timed_make_shards(manifest, root / "w2", 2, args)
     result = {
         "clips": args.clips,
-        "source": f"{width}x{height} @ {args.source_fps} fps, {args.seconds} s, H.264 + AAC stereo",
+        "source": f"{width}x{height} @ {args.source_fps} fps, {args.seconds} s, "
+        "H.264 with B-frames + AAC stereo",
         "target": f"short side {args.short_side}, {args.fps} fps, x264 crf 23 veryfast "
         "fastdecode, 16k flac",
         "cpus": os.cpu_count(),
@@ -176,7 +181,7 @@ def main() -> None:
     print(f"{'floor (bare PyAV) clips/s':<34}{result['floor_clips_per_s']:>12}")
     print(f"{'make_shards 1 worker clips/s':<34}{result['workers1_clips_per_s']:>12}")
     print(f"{'make_shards 2 workers clips/s':<34}{result['workers2_clips_per_s']:>12}")
-    print(f"{'time ratio project / floor':<34}{result['ratio_project_over_floor']:>12}  <= 1.3")
+    print(f"{'time ratio project / floor':<34}{result['ratio_project_over_floor']:>12}  <= 0.8")
     print(
         f"{'2-worker scaling efficiency':<34}{result['scaling_efficiency_2_workers']:>12}  >= 0.8"
     )
