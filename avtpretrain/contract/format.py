@@ -24,6 +24,8 @@ AUDIO_EXT = "flac"
 VIDEO_EXT = "mp4"
 # Containers a --copy_video sample may carry; the reader decodes any of them.
 VIDEO_EXTS = frozenset({"mp4", "avi", "mkv", "webm", "mov", "mpg", "mpeg", "m4v", "ts"})
+# Audio files that audio datasets (AudioCaps, Clotho) come as; their names lose these for keys.
+AUDIO_EXTS = frozenset({"wav", "flac", "mp3", "ogg", "opus", "m4a", "aac"})
 REQUIRED_EXTS = frozenset({META_EXT, TEXT_EXT})
 
 _KEY_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
