@@ -84,6 +84,10 @@ def test_tensorboard_has_the_scalars(corpus, tmp_path) -> None:
         "val/text2video_r1",
         "val/text2video_r5",
         "val/text2video_r10",
+        "val/text2audio_r1",
+        "val/audio2text_r1",
+        "val/audio2video_r1",
+        "val/video2audio_r1",
     }
     assert expected <= tags, expected - tags
     assert steps == [1, 2, 3]

@@ -1,4 +1,5 @@
-"""Zero-shot text→video retrieval on the validation shards, run by every rank together."""
+"""Zero-shot retrieval on the validation shards (text↔video, text↔audio, audio↔video), run by
+every rank together: whether each tower is learning, in the shared embedding space."""
 
 from __future__ import annotations
 
@@ -16,19 +17,27 @@ from avtpretrain.eval.loops.progress import counted, eval_bar
 from avtpretrain.eval.metrics import retrieval_metrics
 from avtpretrain.models.model import AVTModel
 
+# (query tower, other tower): metrics are logged as val/<q>2<o>_* and val/<o>2<q>_*.
+PAIRS = (("text", "video"), ("text", "audio"), ("audio", "video"))
+
 
 @torch.no_grad()
-def _embed(model: AVTModel, batch: Batch) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+def _embed(
+    model: AVTModel, batch: Batch
+) -> tuple[list[str], dict[str, torch.Tensor], torch.Tensor]:
     text = model.embed("text", model.encode_text(batch["input_ids"], batch["attention_mask"]))
     video = model.embed("video", model.encode_video(batch["video"]))
-    return batch["keys"], text.float().cpu(), video.float().cpu()
+    audio = model.embed("audio", model.encode_audio(batch["audio"]))
+    towers = {"text": text, "video": video, "audio": audio}
+    return batch["keys"], {k: v.float().cpu() for k, v in towers.items()}, batch["audio_present"]
 
 
 def zero_shot_retrieval(
     task: nn.Module, batches: Iterable[Batch], where: Where, info: DistInfo
 ) -> dict[str, float]:
-    """R@1/5/10, median/mean rank in both directions over every validation sample (rank 0 gets
-    the numbers; other ranks get {}). Each sample's first caption is its query."""
+    """R@1/5/10, median/mean rank in both directions of each pair over every validation sample
+    (pairs with audio: over the samples that have it), rank 0 gets the numbers; other ranks get
+    {}. Each sample's first caption is its query."""
     local = list(eval_bar("zero-shot: reading", info.is_main, items=batches))
     task.eval()
     with eval_bar("zero-shot: embedding", info.is_main, len(local)) as bar:
@@ -39,19 +48,35 @@ def zero_shot_retrieval(
             where.device,
         )
     task.train()
-    keys = [k for p in parts for k in p[0]]
-    mine = (
-        keys,
-        torch.cat([p[1] for p in parts]) if parts else None,
-        torch.cat([p[2] for p in parts]) if parts else None,
+    gathered = gather_to_all(
+        (
+            [k for p in parts for k in p[0]],
+            {t: torch.cat([p[1][t] for p in parts]) for t in ("text", "video", "audio")}
+            if parts
+            else None,
+            torch.cat([p[2].bool().cpu() for p in parts]) if parts else None,
+        )
     )
-    gathered = gather_to_all(mine)
     if not info.is_main:
         return {}
-    keys = [k for part in gathered for k in part[0]]
-    text = torch.cat([p[1] for p in gathered if p[1] is not None])
-    video = torch.cat([p[2] for p in gathered if p[2] is not None])
-    metrics = retrieval_metrics((text @ video.t()).numpy(), list(range(len(keys))))
-    return {f"val/{d}_{k}": v for d, m in metrics.items() for k, v in m.items()} | {
-        "val/samples": float(len(keys))
+    towers = {t: torch.cat([g[1][t] for g in gathered if g[1]]) for t in ("text", "video", "audio")}
+    present = torch.cat([g[2] for g in gathered if g[2] is not None])
+    return pair_metrics(towers, present)
+
+
+def pair_metrics(towers: dict[str, torch.Tensor], audio_present: torch.Tensor) -> dict[str, float]:
+    """Row i of every tower is sample i; audio pairs rank only the samples with audio."""
+    out: dict[str, float] = {}
+    for query, other in PAIRS:
+        keep = audio_present if "audio" in (query, other) else torch.ones_like(audio_present)
+        n = int(keep.sum())
+        if n == 0:
+            continue  # no audio in the validation set: nothing to rank
+        scores = (towers[query][keep] @ towers[other][keep].t()).numpy()
+        metrics = retrieval_metrics(scores, list(range(n)))
+        names = {"text2video": f"{query}2{other}", "video2text": f"{other}2{query}"}
+        out |= {f"val/{names[d]}_{k}": v for d, m in metrics.items() for k, v in m.items()}
+    return out | {
+        "val/samples": float(len(audio_present)),
+        "val/samples_with_audio": float(audio_present.sum()),
     }
