@@ -76,7 +76,9 @@ def resolve_shards(specs: list[str], weights: list[float] | None = None) -> Shar
         known = [c if c is not None else 1 for c in counts]
         if sum(known) == 0:
             raise ValueError(f"{spec}: every listed shard is empty (0 samples in sizes.json)")
-        shard_weights += [weights[i] / sum(known) if weights else 1.0 for _ in known]
+        # An empty shard (0 in sizes.json) is never drawn: it would give nothing.
+        odds = weights[i] / sum(known) if weights else 1.0
+        shard_weights += [odds if c else 0.0 for c in known]
         urls += these
         sizes += counts
     return ShardSet(urls, sizes, shard_weights, tuple(specs))

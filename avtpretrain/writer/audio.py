@@ -58,7 +58,7 @@ def extract_audio(path: Path, settings: AudioSettings) -> tuple[np.ndarray, dict
             return None
         stream = _checked_stream(src, settings)
         limit = int(settings.max_seconds * settings.sample_rate)
-        chunks, _ = _resample(src, stream, settings.sample_rate, limit)
+        chunks, _ = _resample(src, stream, settings.sample_rate, limit=limit)
     pcm = np.concatenate(chunks)[:limit] if chunks else np.zeros(0, np.int16)
     if pcm.size == 0:
         raise MediaError("no audio samples")
@@ -77,17 +77,19 @@ def extract_audio_clips(
         origin, rate = media_origin(src), settings.sample_rate
         first = min(s for s, _ in windows)
         last = max(min(e, s + settings.max_seconds) for s, e in windows)
-        if first > 0:
-            src.seek(round((origin + first) / stream.time_base), stream=stream, backward=True)
-        limit = int((last - first + 1.0) * rate)  # + 1 s: the seek lands before `first`
-        chunks, t0 = _resample(src, stream, rate, limit)
+        # A second early: the packet a seek lands on starts with the decoder's priming samples.
+        seek_to = max(first - 1.0, 0.0)
+        chunks, t0 = _resample(src, stream, rate, until=origin + last, seek=origin + seek_to)
+    if seek_to > 0 and t0 is None and chunks:
+        raise MediaError("no audio timestamps", "clips cannot be cut from this audio")
     pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
     at = (t0 - origin) if t0 is not None else 0.0  # source time of pcm[0]
     out: list[tuple[np.ndarray, dict[str, Any]] | MediaError] = []
     for start, asked in windows:
         end = min(asked, start + settings.max_seconds)
-        a = max(0, round((start - at) * rate))
-        piece = pcm[a : a + round((end - start) * rate)]
+        # Audio that starts after `start` (a late stream) gives a shorter clip, never a shifted one.
+        a, b = round((start - at) * rate), round((end - at) * rate)
+        piece = pcm[max(a, 0) : max(b, 0)]
         if piece.size == 0:
             out.append(MediaError("no audio samples", f"clip {start:g}-{end:g} s"))
         else:
@@ -96,20 +98,30 @@ def extract_audio_clips(
 
 
 def _resample(
-    src: Any, stream: Any, rate: int, limit: int
+    src: Any,
+    stream: Any,
+    rate: int,
+    limit: int | None = None,
+    until: float | None = None,
+    seek: float = 0.0,
 ) -> tuple[list[np.ndarray], float | None]:
-    """PCM chunks of at least `limit` samples (or all), and the time of the first decoded frame."""
+    """PCM chunks from a seek to `seek` seconds (0: none) until `limit` samples or a frame at
+    `until` seconds, and the time of the first decoded frame."""
     # libswresample downmixes any channel layout to mono and resamples in one step.
     resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
     chunks, total, first = [], 0, None
     try:
+        if seek > 0:
+            src.seek(round(seek / stream.time_base), stream=stream, backward=True)
         for frame in src.decode(stream):
             if first is None:
                 first = frame.time
+            if until is not None and frame.time is not None and frame.time >= until:
+                break
             for out in resampler.resample(frame):
                 chunks.append(out.to_ndarray().reshape(-1))
                 total += chunks[-1].size
-            if total >= limit:
+            if limit is not None and total >= limit:
                 break
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))

@@ -108,6 +108,13 @@ def _media_args(p: argparse.ArgumentParser) -> None:
     media.add_argument("--tune", default=VideoSettings.tune, help="x264 tune ('none' for none)")
     media.add_argument("--sample_rate", type=int, default=AudioSettings.sample_rate)
     media.add_argument("--copy_video", action="store_true", help="store source videos untouched")
+    media.add_argument(
+        "--decode_all_frames",
+        action="store_true",
+        help="decode every source frame, even those no kept frame needs (slower; each output "
+        "frame is then the first source frame at or after its time, not merely within one "
+        "output frame of it; also finishes folders begun before frames were skipped)",
+    )
     limits = p.add_argument_group("limits (a sample past one is rejected, with the reason)")
     limits.add_argument(
         "--max_source_pixels",
@@ -175,6 +182,7 @@ def build_settings(args: argparse.Namespace) -> BuildSettings:
         tune=None if args.tune in (None, "none") else args.tune,
         max_source_pixels=args.max_source_pixels,
         max_duration_s=args.max_duration_s,
+        decode_less=not args.decode_all_frames,
     )
     audio = AudioSettings(sample_rate=args.sample_rate, max_seconds=args.max_seconds)
     return BuildSettings(

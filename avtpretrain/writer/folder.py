@@ -29,12 +29,17 @@ class FolderError(ValueError):
 
 def fingerprint(args: argparse.Namespace, settings: BuildSettings, fmt_name: str) -> dict:
     """What must not change between a run and its resume (worker/job counts may)."""
+    build = asdict(settings)
+    if not settings.video.decode_less:
+        # Recorded as folders begun before frames were skipped recorded it: --decode_all_frames
+        # finishes them.
+        del build["video"]["decode_less"]
     return {
         "manifest_sha256": hashlib.sha256(args.manifest.read_bytes()).hexdigest(),
         "format": fmt_name,
         "samples_per_shard": args.samples_per_shard,
         "max_shard_bytes": args.max_shard_bytes,
-        "build": asdict(settings),
+        "build": build,
         "key_rule": KEY_RULE,
     }
 

@@ -110,7 +110,7 @@ def _sample(
         # Media Fragments notation (`v.mp4#t=12,15`): rows naming one video with other times are
         # other samples, with the same times a duplicate.
         key = name_key(f"{key}_{_ms(clip[0])}-{_ms(clip[1])}")
-        original = f"{video}#t={clip[0]:g},{clip[1]:g}"
+        original = f"{video}#t={clip[0]!r},{clip[1]!r}"
     return SourceSample(
         line,
         name_key(explicit) if explicit else key,
@@ -126,28 +126,39 @@ def _sample(
 
 def parse_time(value: Any) -> float:
     """Seconds from a number or `[HH:]MM:SS[.fff]` (video2dataset and HowTo100M write both)."""
+    expected = f"{value!r}: expected seconds or [HH:]MM:SS[.fff]"
     if isinstance(value, bool):
-        raise ValueError(f"{value!r}: expected seconds or [HH:]MM:SS[.fff]")
+        raise ValueError(expected)
     if isinstance(value, int | float):
         seconds = float(value)
     else:
         parts = str(value).strip().split(":")
         try:
-            if len(parts) > 3 or not all(p.strip() for p in parts):
-                raise ValueError
-            seconds = sum(float(p) * 60**i for i, p in enumerate(reversed(parts)))
+            numbers = [float(p) for p in parts]
         except ValueError:
-            raise ValueError(f"{value!r}: expected seconds or [HH:]MM:SS[.fff]") from None
+            raise ValueError(expected) from None
+        # Minutes and seconds after a colon are 0..59(.999); only the first part may be larger.
+        if len(parts) > 3 or any(not 0 <= n < 60 for n in numbers[1:]):
+            raise ValueError(expected)
+        seconds = sum(n * 60**i for i, n in enumerate(reversed(numbers)))
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{value!r}: expected a time >= 0")
     return seconds
 
 
+def _when(row: dict[str, Any], name: str) -> float | None:
+    value = row.get(name)
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as err:
+        raise ValueError(f"{name} {err}") from None
+
+
 def _clip(row: dict[str, Any]) -> tuple[float, float] | None:
     """(start, end) from the row's `start`/`end` cells; either may be empty (0 / the end)."""
-    start, end = row.get("start"), row.get("end")
-    start = None if start is None or str(start).strip() == "" else parse_time(start)
-    end = None if end is None or str(end).strip() == "" else parse_time(end)
+    start, end = _when(row, "start"), _when(row, "end")
     if start is None and end is None:
         return None
     start, end = start or 0.0, math.inf if end is None else end

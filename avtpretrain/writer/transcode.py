@@ -45,7 +45,7 @@ class VideoSettings:
     # seconds; past an hour the source is a whole recording, not a clip (only the first
     # max_seconds would be kept). Both are checked from the header, before any decoding.
     max_source_pixels: int = 7680 * 4320
-    max_duration_s: float = 3600.0  # not for clips cut with start/end: only they are decoded
+    max_duration_s: float = 3600.0  # not for clips cut with start/end: only their span is decoded
     # Skip decoding frames no other frame needs, when the kept ones stay within one output frame
     # of each other (checked while decoding; a source where they do not is decoded again whole).
     decode_less: bool = True
@@ -149,20 +149,24 @@ def _window_frames(container: Any, stream: Any, first: float, last: float):
         raise MediaError("video decode failed", f"{type(err).__name__}: {err}") from None
 
 
-class _TooSparse(Exception):  # noqa: N818 - a signal to decode again, not an error
-    """Frames kept after skipping were further apart than one output frame."""
-
-
-def _encode(src: Any, frames, clips: list[ClipEncoder], settings: VideoSettings, skip: bool):
-    """Feed each decoded frame to the clips whose next slot it fills, reformatted once."""
-    if skip:
-        src.streams.video[0].codec_context.skip_frame = "NONREF"
+def _encode(frames, clips: list[ClipEncoder], meta: dict, settings: VideoSettings, skip: bool):
+    """Feed each decoded frame to the clips whose next slot it fills, reformatted once; a clip is
+    finished (its encoder freed) once the frames pass its end. None when frames skipped in
+    decoding came further apart than one output frame: decode again, every frame."""
     gap, prev, size = 1 / float(clips[0].fps) - 1e-3, None, None
+    results: dict[int, Result | MediaError] = {}
     for t, frame in frames:
         if skip and (frame.time is None or (prev is not None and t - prev > gap)):
-            raise _TooSparse  # without timestamps, skipped frames would shift the times
+            return None  # without timestamps, skipped frames would shift the times
         prev = t
-        wanted = [(clip, slot) for clip in clips if (slot := clip.slot(t)) is not None]
+        for i, clip in enumerate(clips):
+            if i not in results and t >= clip.end:
+                results[i] = _result(clip, meta)
+        wanted = [
+            (c, slot)
+            for i, c in enumerate(clips)
+            if i not in results and (slot := c.slot(t)) is not None
+        ]
         if not wanted:
             continue
         size = size or target_size(frame.width, frame.height, settings.short_side)
@@ -171,18 +175,27 @@ def _encode(src: Any, frames, clips: list[ClipEncoder], settings: VideoSettings,
         )
         for clip, slot in wanted:
             clip.encode(slot, image, t)
+    for i, clip in enumerate(clips):
+        if i not in results:
+            results[i] = _result(clip, meta)
+    late = [c for c in clips if c.first_time is None or c.first_time - max(c.start, 0) > gap]
+    if skip and late:
+        return None  # a clip with no frame, or a first frame later than a full decode's would be
+    return [results[i] for i in range(len(clips))]
 
 
-def _transcode(path: Path, settings: VideoSettings, windows: list[Window] | None) -> list:
+def _decode(path: Path, settings: VideoSettings, windows: list[Window] | None) -> list | None:
     with open_media(path) as src:
         if not src.streams.video:
             raise MediaError("no video stream")
         stream = src.streams.video[0]
-        meta = _video_source_meta(src, stream)
+        meta = _video_source_meta(src, stream) | {"cut": windows is not None}
         check_source(meta, settings, whole=windows is None)
         source_fps = meta["source_fps"] or settings.fps
         fps = Fraction(min(settings.fps, source_fps)).limit_denominator(1001)
         skip = settings.decode_less and source_fps >= 2 * fps
+        if skip:
+            stream.codec_context.skip_frame = "NONREF"
         if windows is None:
             clips = [ClipEncoder(fps, settings)]
             frames = _frame_times(src, stream, settings.max_seconds)
@@ -192,18 +205,26 @@ def _transcode(path: Path, settings: VideoSettings, windows: list[Window] | None
             ]
             first, last = min(c.start for c in clips), max(c.end for c in clips)
             frames = _window_frames(src, stream, first, last)
-        try:
-            _encode(src, frames, clips, settings, skip)
-        except _TooSparse:
-            return _transcode(path, replace(settings, decode_less=False), windows)
-    return [_result(clip, meta, windows is not None) for clip in clips]
+        return _encode(frames, clips, meta, settings, skip)
 
 
-def _result(clip: ClipEncoder, source: dict[str, Any], cut: bool) -> Result | MediaError:
+def _transcode(path: Path, settings: VideoSettings, windows: list[Window] | None) -> list:
+    results = _decode(path, settings, windows)
+    if results is None:  # the first decode's encoders are gone before the second starts
+        results = _decode(path, replace(settings, decode_less=False), windows)
+    return results
+
+
+def _result(clip: ClipEncoder, source: dict[str, Any]) -> Result | MediaError:
+    source = dict(source)
+    cut = source.pop("cut")
     done = clip.finish()
     if done is None:
-        where = f"clip {clip.start:g}-{clip.end:g} s of a {source['source_duration']} s source"
-        return MediaError("no video frames", where if cut else "")
+        known = source["source_duration"]
+        lasts = f"a {known:g} s source" if known is not None else "a source of unknown length"
+        return MediaError(
+            "no video frames", f"clip {clip.start:g}-{clip.end:g} s of {lasts}" if cut else ""
+        )
     data, meta = done
     if cut:
         meta["clip"] = {

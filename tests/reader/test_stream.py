@@ -1,4 +1,5 @@
 import io
+import json
 import shutil
 import tarfile
 from pathlib import Path
@@ -164,9 +165,13 @@ def test_datasets_mix_by_weight(corpus, tmp_path: Path) -> None:
     from avtpretrain.reader.shards import resolve_shards
 
     other = Path(shutil.copytree(corpus[0], tmp_path / "other"))
+    # Other sizes than the first dataset's (only sizes.json is read here): with equal shard sizes
+    # a size-weighted draw would give the same dataset shares.
+    sizes = json.loads((other / "sizes.json").read_text())
+    (other / "sizes.json").write_text(json.dumps(dict(zip(sizes, [9, 1, 1, 1, 0], strict=True))))
     # A drawn shard is read whole: equal odds per shard make every sample equally likely.
     by_size = resolve_shards([str(corpus[0]), str(other)])
-    assert by_size.weights == [1.0] * 10 and by_size.sizes[:5] == [3, 3, 3, 3, 1]
+    assert by_size.weights == [1.0] * 9 + [0.0] and by_size.sizes[:5] == [3, 3, 3, 3, 1]
     weighted = resolve_shards([str(corpus[0]), str(other)], [0.9, 0.1])
     # Samples each dataset gives per draw: its shards' odds times their sizes.
     given = [
@@ -175,3 +180,4 @@ def test_datasets_mix_by_weight(corpus, tmp_path: Path) -> None:
     ]
     assert given[0] / sum(given) == pytest.approx(0.9)
     assert weighted.weights[0] == weighted.weights[4] == pytest.approx(0.9 / 13)
+    assert weighted.weights[5] == pytest.approx(0.1 / 12) and weighted.weights[9] == 0.0

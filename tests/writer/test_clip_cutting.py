@@ -18,17 +18,20 @@ import pytest
 import soundfile as sf
 
 from avtpretrain.demo.media import write_video
-from avtpretrain.writer import build
+from avtpretrain.writer import build, transcode
+from avtpretrain.writer.audio import AudioSettings, extract_audio_clips
 from avtpretrain.writer.make_shards import main as make_shards
 from avtpretrain.writer.manifest import parse_time, read_manifest
-from avtpretrain.writer.transcode import VideoSettings, transcode_clips
+from avtpretrain.writer.transcode import VideoSettings, transcode_clips, transcode_video
 from tests.factory import write_csv
 
 SOURCE_FPS = 25
 STEP = 9  # grey level of source frame n: STEP * n mod 250, so neighbours differ clearly
 
 
-def numbered_video(path: Path, seconds: float, loud_after: float, bframes: bool = True) -> Path:
+def numbered_video(
+    path: Path, seconds: float, loud_after: float, bframes: bool = True, x264: str = ""
+) -> Path:
     """Frame n is a flat grey of level STEP * n % 250 (readable back after compression); the
     audio is silent before `loud_after` seconds and a tone after it."""
     n = int(seconds * SOURCE_FPS)
@@ -38,6 +41,7 @@ def numbered_video(path: Path, seconds: float, loud_after: float, bframes: bool 
     audio = np.where(t >= loud_after, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
     # x264's default preset uses B-frames (3, pyramid); ultrafast uses none.
     options = {"preset": "medium"} if bframes else {"preset": "ultrafast"}
+    options |= {"x264-params": x264} if x264 else {}
     return write_video(path, np.ascontiguousarray(frames), SOURCE_FPS, audio=audio, options=options)
 
 
@@ -56,11 +60,11 @@ def output_source_times(data: bytes) -> list[tuple[float, float]]:
     return out
 
 
-def check_frames(data: bytes, start: float, fps: float) -> None:
+def check_frames(data: bytes, start: float, late: float) -> None:
+    """Each output frame shows a source frame at or after its requested time, under `late`."""
     for requested, level in output_source_times(data):
         shown = source_index(level, (start + requested) * SOURCE_FPS) / SOURCE_FPS - start
-        # the first source frame at or after the requested time: never before, under a frame late
-        assert -1e-3 <= shown - requested < 1 / fps, (requested, shown)
+        assert -1e-3 <= shown - requested < late, (requested, shown)
 
 
 @pytest.mark.parametrize("decode_less", [True, False])
@@ -78,19 +82,64 @@ def test_clips_are_cut_within_one_frame_from_one_decode(tmp_path: Path, decode_l
         assert 0 <= clip["first_frame"] - start < late
         assert clip["last_frame"] < min(end, 12.0)
         assert meta["num_frames"] == math.ceil((min(end, 12.0) - start) * 8 - 1e-6)
-        check_frames(data, start, fps=8)
+        check_frames(data, start, late)
     assert results[4].reason == "no video frames" and "30-31 s" in results[4].detail
 
 
-def test_frames_skipped_in_decoding_change_no_output_time(tmp_path: Path) -> None:
+def decoded_frames(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the frames the decoder hands over, per transcode."""
+    counts: list[int] = []
+    real = transcode._frame_times
+
+    def counting(*args):
+        counts.append(0)
+        for item in real(*args):
+            counts[-1] += 1
+            yield item
+
+    monkeypatch.setattr(transcode, "_frame_times", counting)
+    return counts
+
+
+def test_frames_nothing_references_are_not_decoded(tmp_path, monkeypatch) -> None:
     video = numbered_video(tmp_path / "b.mp4", seconds=4, loud_after=0)
+    counts = decoded_frames(monkeypatch)
     fast, full = (
-        transcode_clips(video, VideoSettings(fps=8, short_side=48, decode_less=d), [(0.0, 4.0)])
+        transcode_video(video, VideoSettings(fps=8, short_side=48, decode_less=d))
         for d in (True, False)
     )
-    times = [[t for t, _ in output_source_times(r[0][0])] for r in (fast, full)]
-    assert times[0] == times[1] and len(times[0]) == 32
-    check_frames(fast[0][0], 0.0, fps=8)
+    assert counts[1] == 100 and counts[0] < 0.75 * counts[1], counts  # B-pyramid: half skipped
+    assert fast[1]["num_frames"] == full[1]["num_frames"] == 32
+    check_frames(fast[0], 0.0, late=1 / 8)
+    check_frames(full[0], 0.0, late=1 / SOURCE_FPS + 1e-6)
+
+
+def test_too_sparse_after_skipping_decodes_every_frame(tmp_path, monkeypatch) -> None:
+    """Three B-frames in a row that nothing references: kept frames 4/25 s apart, more than an
+    output frame (1/8 s), so the source is decoded again, whole, giving the full decode's bytes."""
+    x264 = "bframes=3:b-pyramid=none:b-adapt=0"
+    video = numbered_video(tmp_path / "b.mp4", seconds=4, loud_after=0, x264=x264)
+    counts = decoded_frames(monkeypatch)
+    fast, full = (
+        transcode_video(video, VideoSettings(fps=8, short_side=48, decode_less=d))
+        for d in (True, False)
+    )
+    assert fast[0] == full[0] and len(counts) == 3 and counts[0] < counts[1] == counts[2] == 100
+
+
+def test_clip_audio_is_cut_at_the_requested_time(tmp_path: Path) -> None:
+    video = numbered_video(tmp_path / "a.mp4", seconds=10, loud_after=6.0)
+    # After a seek (to 1 s before the first window) and from the start of the file.
+    windows = [(5.5, 7.0), (2.0, 6.25), (0.0, 1.0)]
+    clips = extract_audio_clips(video, AudioSettings(), windows[:2])
+    clips += extract_audio_clips(video, AudioSettings(), windows[2:])
+    for (start, end), (pcm, meta) in zip(windows, clips, strict=True):
+        assert len(pcm) == round((end - start) * 16000) and meta["clip"] == [start, end]
+        loud = np.flatnonzero(np.abs(pcm) > 1000)
+        if start < 6.0 < end:  # the tone starts 6.0 - start seconds in, to within 10 ms
+            assert abs(loud[0] / 16000 - (6.0 - start)) < 0.01, loud[0] / 16000
+        else:
+            assert loud.size == 0
 
 
 def _members(shards: Path) -> dict[str, dict[str, bytes]]:
@@ -143,15 +192,17 @@ def test_parquet_clips_with_mapped_columns_decode_each_source_once(
         assert 0 <= len(pcm) - expected <= (0 if end <= source_end else 1024)
         loud = float(np.sqrt(np.mean(pcm**2))) > 0.1
         assert loud == (key.startswith("b") or start >= 4)  # audio cut where the video is
-        check_frames(members["mp4"], start, fps=8)
+        check_frames(members["mp4"], start, late=1 / 8)
 
 
 @pytest.mark.parametrize(
     ("start", "end", "detail"),
     [
         ("5", "3", "start 5 s, end 3 s: expected start < end"),
-        ("x", "3", "'x': expected seconds or [HH:]MM:SS[.fff]"),
-        ("-1", "3", "'-1': expected a time >= 0"),
+        ("x", "3", "start 'x': expected seconds or [HH:]MM:SS[.fff]"),
+        ("-1", "3", "start '-1': expected a time >= 0"),
+        ("1", "2:-30", "end '2:-30': expected seconds or [HH:]MM:SS[.fff]"),
+        ("1", "1:75", "end '1:75': expected seconds or [HH:]MM:SS[.fff]"),
     ],
 )
 def test_bad_clip_times_reject_the_row_naming_it(tmp_path, start, end, detail) -> None:
