@@ -28,7 +28,7 @@ class AudioSettings:
     max_seconds: float = 30.0
 
 
-def _checked_stream(src: Any, settings: AudioSettings) -> Any:
+def checked_stream(src: Any, settings: AudioSettings) -> Any:
     stream = src.streams.audio[0]
     rate = stream.codec_context.sample_rate
     if not rate or not settings.min_source_rate <= rate <= settings.max_source_rate:
@@ -39,7 +39,7 @@ def _checked_stream(src: Any, settings: AudioSettings) -> Any:
     return stream
 
 
-def _meta(stream: Any, pcm: np.ndarray, settings: AudioSettings) -> dict[str, Any]:
+def audio_meta(stream: Any, pcm: np.ndarray, settings: AudioSettings) -> dict[str, Any]:
     ctx = stream.codec_context
     return {
         "sample_rate": settings.sample_rate,
@@ -56,13 +56,19 @@ def extract_audio(path: Path, settings: AudioSettings) -> tuple[np.ndarray, dict
     with open_media(path) as src:
         if not src.streams.audio:
             return None
-        stream = _checked_stream(src, settings)
+        stream = checked_stream(src, settings)
         limit = int(settings.max_seconds * settings.sample_rate)
         chunks, _ = _resample(src, stream, settings.sample_rate, limit=limit)
+    return pcm_result(stream, chunks, settings)
+
+
+def pcm_result(stream: Any, chunks: list[np.ndarray], settings: AudioSettings):
+    """The first `max_seconds` of the decoded chunks as one mono int16 array, and its meta."""
+    limit = int(settings.max_seconds * settings.sample_rate)
     pcm = np.concatenate(chunks)[:limit] if chunks else np.zeros(0, np.int16)
     if pcm.size == 0:
         raise MediaError("no audio samples")
-    return pcm, _meta(stream, pcm, settings)
+    return pcm, audio_meta(stream, pcm, settings)
 
 
 def extract_audio_clips(
@@ -73,7 +79,7 @@ def extract_audio_clips(
     with open_media(path) as src:
         if not src.streams.audio:
             return None
-        stream = _checked_stream(src, settings)
+        stream = checked_stream(src, settings)
         origin, rate = media_origin(src), settings.sample_rate
         first = min(s for s, _ in windows)
         last = max(min(e, s + settings.max_seconds) for s, e in windows)
@@ -93,7 +99,7 @@ def extract_audio_clips(
         if piece.size == 0:
             out.append(MediaError("no audio samples", f"clip {start:g}-{end:g} s"))
         else:
-            out.append((piece, _meta(stream, piece, settings) | {"clip": [start, end]}))
+            out.append((piece, audio_meta(stream, piece, settings) | {"clip": [start, end]}))
     return out
 
 

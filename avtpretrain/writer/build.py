@@ -1,28 +1,27 @@
-"""Source samples → the members of shard samples (`{ext: bytes}`), or rejections.
-
-Consecutive rows cutting clips (start/end) from the same video are built together, from one
-decode of the video and one of its audio.
-"""
+"""One source sample → the members of one shard sample (`{ext: bytes}`), or a rejection.
+Clips cut from a longer video (start/end) are built in runs: writer/clips.py."""
 
 from __future__ import annotations
 
 import errno
 import json
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 from avtpretrain.contract import format as fmt
-from avtpretrain.writer.audio import AudioSettings, encode_flac, extract_audio, extract_audio_clips
+from avtpretrain.writer.audio import (
+    AudioSettings,
+    encode_flac,
+    extract_audio,
+)
 from avtpretrain.writer.captions import DEFAULT_MAX_CAPTION_CHARS, caption_problem, normalise_text
 from avtpretrain.writer.manifest import SourceSample
+from avtpretrain.writer.track import TrackReader
 from avtpretrain.writer.transcode import (
     MediaError,
     VideoSettings,
     probe_video,
-    transcode_clips,
     transcode_video,
 )
 
@@ -96,7 +95,7 @@ def read_caption(path: Path) -> str:
         raise Rejected("text", "not valid UTF-8", detail) from None
 
 
-def _captions(src: SourceSample, settings: BuildSettings) -> list[str]:
+def sample_captions(src: SourceSample, settings: BuildSettings) -> list[str]:
     raw = list(src.captions)
     if src.text is not None:
         raw.append(read_caption(resolve_under(settings.text_root, src.text, "text")))
@@ -109,7 +108,9 @@ def _captions(src: SourceSample, settings: BuildSettings) -> list[str]:
     return captions
 
 
-def _video(src: SourceSample, settings: BuildSettings) -> tuple[Path, str, bytes, dict[str, Any]]:
+def _video(
+    src: SourceSample, settings: BuildSettings, track: TrackReader | None = None
+) -> tuple[Path, str, bytes, dict[str, Any]]:
     path = resolve_under(settings.video_root, src.video or "", "video")
     try:
         if settings.copy_video:
@@ -118,7 +119,7 @@ def _video(src: SourceSample, settings: BuildSettings) -> tuple[Path, str, bytes
                 raise Rejected("video", "unsupported container", f".{ext} under --copy_video")
             meta = probe_video(path, settings.video)
             return path, ext, _read_bytes(path, "video"), meta
-        data, meta = transcode_video(path, settings.video)
+        data, meta = transcode_video(path, settings.video, track)
         return path, fmt.VIDEO_EXT, data, meta
     except MediaError as err:
         raise Rejected("video", err.reason, err.detail) from None
@@ -131,7 +132,7 @@ def _read_bytes(path: Path, what: str) -> bytes:
         raise Rejected(what, "unreadable file", f"{path.name}: {err.strerror}") from None
 
 
-def _audio_source(src: SourceSample, video_path: Path, settings: BuildSettings):
+def audio_source(src: SourceSample, video_path: Path, settings: BuildSettings):
     """(path, origin) of the sample's audio, or None when it has none to read."""
     if src.audio is not None:
         return resolve_under(settings.audio_root, src.audio, "audio"), "file"
@@ -140,13 +141,16 @@ def _audio_source(src: SourceSample, video_path: Path, settings: BuildSettings):
     return None
 
 
-def _audio(src: SourceSample, video_path: Path, settings: BuildSettings):
-    source = _audio_source(src, video_path, settings)
+def _audio(src: SourceSample, video_path: Path, settings: BuildSettings, track=None):
+    source = audio_source(src, video_path, settings)
     if source is None:
         return None, None
     path, origin = source
     try:
-        found = extract_audio(path, settings.audio)
+        if track is not None and track.used and origin == "video_track":
+            found = track.result()
+        else:
+            found = extract_audio(path, settings.audio)
     except MediaError as err:
         raise Rejected("audio", err.reason, err.detail) from None
     if found is None:
@@ -157,7 +161,7 @@ def _audio(src: SourceSample, video_path: Path, settings: BuildSettings):
     return encode_flac(pcm, settings.audio.sample_rate), meta | {"origin": origin}
 
 
-def _members(
+def shard_members(
     src: SourceSample, captions: list[str], video: tuple[str, bytes, dict], audio: tuple
 ) -> dict[str, bytes]:
     video_ext, video_bytes, video_meta = video
@@ -187,100 +191,9 @@ def build_sample(src: SourceSample, settings: BuildSettings) -> dict[str, bytes]
     if src.rejected:
         raise Rejected(*src.rejected)
     if src.clip is not None:
-        [built] = _build_clips([src], settings)
-        if isinstance(built, Rejected):
-            raise built
-        return built
-    captions = _captions(src, settings)
-    video_path, video_ext, video_bytes, video_meta = _video(src, settings)
-    audio = _audio(src, video_path, settings)
-    return _members(src, captions, (video_ext, video_bytes, video_meta), audio)
-
-
-Built = dict[str, bytes] | Rejected
-
-
-def build_samples(
-    sources: Iterable[SourceSample], settings: BuildSettings
-) -> Iterator[tuple[SourceSample, Built]]:
-    """Each source with its members or its rejection, in order; consecutive clips of one video
-    (with the same audio source) come from one decode of it."""
-    for _, group in groupby(sources, _run_key):
-        run = list(group)
-        if run[0].clip is None or run[0].rejected:
-            yield run[0], _guarded(lambda r, s: [build_sample(r[0], s)], run, settings)[0]
-        else:
-            yield from zip(run, _guarded(_build_clips, run, settings), strict=True)
-
-
-def _run_key(src: SourceSample) -> tuple | int:
-    if src.clip is None or src.rejected:
-        return id(src)  # equal to no neighbour's: built alone
-    return (src.video, src.audio, src.audio_from_video)
-
-
-def _guarded(build, run: list[SourceSample], settings: BuildSettings) -> list[Built]:
-    try:
-        return build(run, settings)
-    except Rejected as rej:
-        return [rej] * len(run)
-    except Exception as err:  # noqa: BLE001 - one sample's failure must not end the run
-        # Counted and logged like any rejection, with the exception named so it can be fixed.
-        return [Rejected("sample", "unexpected error", f"{type(err).__name__}: {err}")] * len(run)
-
-
-def _build_clips(run: list[SourceSample], settings: BuildSettings) -> list[Built]:
-    """Clips of one video: captions checked per clip, the video and audio decoded once."""
-    first = run[0]
-    video_path = resolve_under(settings.video_root, first.video or "", "video")
-    if settings.copy_video:
-        raise Rejected("video", "cannot cut clips", "--copy_video keeps sources whole")
-    captions: list[list[str] | Rejected] = [_rejection_of(_captions, s, settings) for s in run]
-    windows = [s.clip for s in run if s.clip is not None]
-    try:
-        videos = transcode_clips(video_path, settings.video, windows)
-    except MediaError as err:
-        raise Rejected("video", err.reason, err.detail) from None
-    audios = _audio_clips(first, video_path, settings, windows)
-    out: list[Built] = []
-    for src, text, video, audio in zip(run, captions, videos, audios, strict=True):
-        problem = next((x for x in (text, video, audio) if isinstance(x, Exception)), None)
-        if isinstance(problem, MediaError):
-            stage = "video" if problem is video else "audio"
-            problem = Rejected(stage, problem.reason, problem.detail)
-        if problem is not None:
-            out.append(problem)
-        else:
-            out.append(_members(src, text, (fmt.VIDEO_EXT, *video), audio))
-    return out
-
-
-def _rejection_of(build, *args):
-    try:
-        return build(*args)
-    except Rejected as rej:
-        return rej
-
-
-def _audio_clips(src: SourceSample, video_path: Path, settings: BuildSettings, windows) -> list:
-    """Per window (flac, meta), (None, None) for a video without sound there, or a rejection."""
-    source = _audio_source(src, video_path, settings)
-    if source is None:
-        return [(None, None)] * len(windows)
-    path, origin = source
-    try:
-        found = extract_audio_clips(path, settings.audio, windows)
-    except MediaError as err:
-        raise Rejected("audio", err.reason, err.detail) from None
-    if found is None and origin == "file":
-        raise Rejected("audio", "no audio stream", src.audio or "")
-    out: list = []
-    for clip in found or [None] * len(windows):
-        if clip is None or (isinstance(clip, MediaError) and origin == "video_track"):
-            out.append((None, None))  # no sound in this part of the video: recorded, not invented
-        elif isinstance(clip, MediaError):
-            out.append(Rejected("audio", clip.reason, clip.detail))
-        else:
-            pcm, meta = clip
-            out.append((encode_flac(pcm, settings.audio.sample_rate), meta | {"origin": origin}))
-    return out
+        raise ValueError("a clip (start/end) is built by clips.build_samples, with its run")
+    captions = sample_captions(src, settings)
+    track = TrackReader(settings.audio) if src.audio is None and src.audio_from_video else None
+    video_path, video_ext, video_bytes, video_meta = _video(src, settings, track)
+    audio = _audio(src, video_path, settings, track)
+    return shard_members(src, captions, (video_ext, video_bytes, video_meta), audio)

@@ -183,6 +183,7 @@ def build_settings(args: argparse.Namespace) -> BuildSettings:
         max_source_pixels=args.max_source_pixels,
         max_duration_s=args.max_duration_s,
         decode_less=not args.decode_all_frames,
+        decode_threads=max(1, (os.cpu_count() or 1) // args.workers),
     )
     audio = AudioSettings(sample_rate=args.sample_rate, max_seconds=args.max_seconds)
     return BuildSettings(

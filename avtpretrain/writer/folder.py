@@ -30,6 +30,7 @@ class FolderError(ValueError):
 def fingerprint(args: argparse.Namespace, settings: BuildSettings, fmt_name: str) -> dict:
     """What must not change between a run and its resume (worker/job counts may)."""
     build = asdict(settings)
+    del build["video"]["decode_threads"]  # follows --workers, which may change on a resume
     if not settings.video.decode_less:
         # Recorded as folders begun before frames were skipped recorded it: --decode_all_frames
         # finishes them.

@@ -24,7 +24,8 @@ from typing import Any
 
 from avtpretrain.contract import format as fmt
 from avtpretrain.io import atomic_write_text
-from avtpretrain.writer.build import BuildSettings, Rejected, build_samples
+from avtpretrain.writer.build import BuildSettings, Rejected
+from avtpretrain.writer.clips import build_samples
 from avtpretrain.writer.manifest import SourceSample
 
 PROGRESS_DIR = ".progress"

@@ -9,6 +9,7 @@ just before its first clip to the end of its last. Audio: writer/audio.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -49,6 +50,9 @@ class VideoSettings:
     # Skip decoding frames no other frame needs, when the kept ones stay within one output frame
     # of each other (checked while decoding; a source where they do not is decoded again whole).
     decode_less: bool = True
+    # Decoder threads (frame threading: the same frames, bit for bit). More than one only when
+    # worker processes leave cores idle; not part of what a resume must match.
+    decode_threads: int = 1
 
 
 def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
@@ -110,12 +114,24 @@ def _video_source_meta(container: Any, stream: Any) -> dict[str, Any]:
     }
 
 
-def _frame_times(container: Any, stream: Any, max_seconds: float):
+def _decoded(container: Any, stream: Any, track: Any = None) -> Iterator[Any]:
+    """The video stream's frames; an audio `track` is fed its stream's packets as they pass."""
+    if track is None or track.stream is None:
+        yield from container.decode(stream)
+        return
+    for packet in container.demux(stream, track.stream):
+        if packet.stream is stream:
+            yield from packet.decode()
+        else:
+            track.feed(packet)
+
+
+def _frame_times(decoded: Iterable[Any], stream: Any, max_seconds: float):
     """Decoded frames with their time since the first frame (index-based without timestamps)."""
     fps = _source_fps(stream) or 25.0
     first = None
     try:
-        for n, frame in enumerate(container.decode(stream)):
+        for n, frame in enumerate(decoded):
             t = frame.time if frame.time is not None else n / fps
             first = t if first is None else first
             if t - first >= max_seconds:
@@ -184,7 +200,9 @@ def _encode(frames, clips: list[ClipEncoder], meta: dict, settings: VideoSetting
     return [results[i] for i in range(len(clips))]
 
 
-def _decode(path: Path, settings: VideoSettings, windows: list[Window] | None) -> list | None:
+def _decode(
+    path: Path, settings: VideoSettings, windows: list[Window] | None, track: Any = None
+) -> list | None:
     with open_media(path) as src:
         if not src.streams.video:
             raise MediaError("no video stream")
@@ -196,22 +214,32 @@ def _decode(path: Path, settings: VideoSettings, windows: list[Window] | None) -
         skip = settings.decode_less and source_fps >= 2 * fps
         if skip:
             stream.codec_context.skip_frame = "NONREF"
+        if settings.decode_threads > 1:
+            stream.thread_type, stream.thread_count = "AUTO", settings.decode_threads
         if windows is None:
             clips = [ClipEncoder(fps, settings)]
-            frames = _frame_times(src, stream, settings.max_seconds)
+            if track is not None:
+                track.start(src)
+            decoded = _decoded(src, stream, track)
+            frames = _frame_times(decoded, stream, settings.max_seconds)
         else:
             clips = [
                 ClipEncoder(fps, settings, s, min(e, s + settings.max_seconds)) for s, e in windows
             ]
             first, last = min(c.start for c in clips), max(c.end for c in clips)
             frames = _window_frames(src, stream, first, last)
-        return _encode(frames, clips, meta, settings, skip)
+        results = _encode(frames, clips, meta, settings, skip)
+        if results is not None and track is not None:
+            track.finish(src)
+        return results
 
 
-def _transcode(path: Path, settings: VideoSettings, windows: list[Window] | None) -> list:
-    results = _decode(path, settings, windows)
+def _transcode(
+    path: Path, settings: VideoSettings, windows: list[Window] | None, track: Any = None
+) -> list:
+    results = _decode(path, settings, windows, track)
     if results is None:  # the first decode's encoders are gone before the second starts
-        results = _decode(path, replace(settings, decode_less=False), windows)
+        results = _decode(path, replace(settings, decode_less=False), windows, track)
     return results
 
 
@@ -236,9 +264,10 @@ def _result(clip: ClipEncoder, source: dict[str, Any]) -> Result | MediaError:
     return data, source | meta
 
 
-def transcode_video(path: Path, settings: VideoSettings) -> Result:
-    """Re-encode the first `max_seconds` at ≤ `fps` and ≤ `short_side` as H.264/yuv420p mp4."""
-    [result] = _transcode(path, settings, None)
+def transcode_video(path: Path, settings: VideoSettings, track: Any = None) -> Result:
+    """Re-encode the first `max_seconds` at ≤ `fps` and ≤ `short_side` as H.264/yuv420p mp4;
+    a `track` (writer/track.py) reads the audio track from the same read of the file."""
+    [result] = _transcode(path, settings, None, track)
     if isinstance(result, MediaError):
         raise result
     return result
@@ -258,7 +287,7 @@ def probe_video(path: Path, settings: VideoSettings) -> dict[str, Any]:
         stream = src.streams.video[0]
         meta = _video_source_meta(src, stream)
         check_source(meta, settings)
-        count = sum(1 for _ in _frame_times(src, stream, settings.max_seconds))
+        count = sum(1 for _ in _frame_times(src.decode(stream), stream, settings.max_seconds))
     if count == 0:
         raise MediaError("no video frames")
     return meta | {

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from avtpretrain.demo.media import write_video
-from avtpretrain.writer import build, transcode
+from avtpretrain.writer import clips, transcode
 from avtpretrain.writer.audio import AudioSettings, extract_audio_clips
 from avtpretrain.writer.make_shards import main as make_shards
 from avtpretrain.writer.manifest import parse_time, read_manifest
@@ -167,13 +167,13 @@ def test_parquet_clips_with_mapped_columns_decode_each_source_once(
     }
     pq.write_table(pa.table({k: [str(v) for v in vs] for k, vs in rows.items()}), tmp_path / "m.pq")
     calls: list[tuple[str, int]] = []
-    real = build.transcode_clips
+    real = clips.transcode_clips
 
     def counted(path, settings, windows):
         calls.append((Path(path).name, len(windows)))
         return real(path, settings, windows)
 
-    monkeypatch.setattr(build, "transcode_clips", counted)
+    monkeypatch.setattr(clips, "transcode_clips", counted)
     out = tmp_path / "shards"
     args = ["--manifest", str(tmp_path / "m.pq"), "--video_root", str(videos), "--workers", "1"]
     args += ["--video_col", "url", "--caption_col", "txt", "--start_col", "t0", "--end_col", "t1"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from avtpretrain.writer import build
+from avtpretrain.writer import clips
 from avtpretrain.writer.make_shards import main
 from avtpretrain.writer.manifest import read_manifest
 from tests.factory import make_video, write_jsonl
@@ -57,14 +57,14 @@ def test_an_unexpected_error_in_one_sample_is_a_rejection(
     videos = tmp_path / "videos"
     make_video(videos / "a")
     shutil.copy(videos / "a.mp4", videos / "b.mp4")
-    real = build.build_sample
+    real = clips.build_sample
 
     def flaky(src, settings):
         if src.key == "b":
             raise RuntimeError("decoder exploded")
         return real(src, settings)
 
-    monkeypatch.setattr(build, "build_sample", flaky)
+    monkeypatch.setattr(clips, "build_sample", flaky)
     rows = [{"video": "a.mp4", "caption": "a"}, {"video": "b.mp4", "caption": "b"}]
     code, out = caption_run(tmp_path, videos, rows)
     assert code == 0
