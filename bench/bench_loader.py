@@ -145,6 +145,16 @@ def shard_videos(shards: Path) -> list[bytes]:
     return out
 
 
+def shard(root: Path) -> Path:
+    """make_shards over the generated sources: 4 samples a shard, 2 workers."""
+    shards = root / "shards"
+    argv = ["--manifest", str(root / "train.csv"), "--video_root", str(root / "videos")]
+    argv += ["--audio_root", str(root / "audio"), "--text_root", str(root / "text")]
+    argv += ["--output_dir", str(shards), "--samples_per_shard", "4", "--workers", "2"]
+    assert make_shards(argv) == 0
+    return shards
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clips", type=int, default=32)
@@ -160,28 +170,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_sources(root, args.clips, args.seconds, args.source_fps)
-        shards = root / "shards"
-        assert (
-            make_shards(
-                [
-                    "--manifest",
-                    str(root / "train.csv"),
-                    "--video_root",
-                    str(root / "videos"),
-                    "--audio_root",
-                    str(root / "audio"),
-                    "--text_root",
-                    str(root / "text"),
-                    "--output_dir",
-                    str(shards),
-                    "--samples_per_shard",
-                    "4",
-                    "--workers",
-                    "2",
-                ]
-            )
-            == 0
-        )
+        shards = shard(root)
         tok_dir = train_wordpiece(shard_captions([str(shards)]), 200, root / "tok")
         cfg = load_recipe(
             REPO / "pretrain/demo.yaml",
