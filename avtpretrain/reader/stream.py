@@ -11,6 +11,7 @@ partial): each sample is seen exactly once across all ranks.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections import Counter
@@ -161,10 +162,12 @@ class TrainDataset(IterableDataset):
             yield batch
 
     def _urls(self, rng: random.Random, counters: Counters) -> Iterator[dict[str, str]]:
-        urls, weights = self.spec.shards.urls, self.spec.shards.weights
+        urls = self.spec.shards.urls
+        # Summed once: choices(weights=) would re-sum every weight at each draw (the same picks).
+        cumulative = list(itertools.accumulate(self.spec.shards.weights))
         while True:
             counters.counts["shards_opened"] += 1
-            yield {"url": rng.choices(urls, weights)[0]}
+            yield {"url": rng.choices(urls, cum_weights=cumulative)[0]}
 
 
 def make_loader(dataset: IterableDataset, num_workers: int, pin_memory: bool = False) -> DataLoader:
