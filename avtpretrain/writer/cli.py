@@ -86,7 +86,7 @@ def _sharding_args(p: argparse.ArgumentParser) -> None:
     sh = p.add_argument_group("sharding")
     sh.add_argument("--samples_per_shard", type=int, default=1000)
     sh.add_argument("--max_shard_bytes", type=parse_bytes, help="split a shard past this (512M)")
-    sh.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    sh.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     sh.add_argument("--num_jobs", type=int, default=_slurm_default("count", 1))
     sh.add_argument("--job_index", type=int, default=_slurm_default("index", 0))
     sh.add_argument(
@@ -183,7 +183,7 @@ def build_settings(args: argparse.Namespace) -> BuildSettings:
         max_source_pixels=args.max_source_pixels,
         max_duration_s=args.max_duration_s,
         decode_less=not args.decode_all_frames,
-        decode_threads=max(1, (os.cpu_count() or 1) // args.workers),
+        decode_threads=max(1, len(os.sched_getaffinity(0)) // args.workers),
     )
     audio = AudioSettings(sample_rate=args.sample_rate, max_seconds=args.max_seconds)
     return BuildSettings(

@@ -50,8 +50,8 @@ class VideoSettings:
     # Skip decoding frames no other frame needs, when the kept ones stay within one output frame
     # of each other (checked while decoding; a source where they do not is decoded again whole).
     decode_less: bool = True
-    # Decoder threads (frame threading: the same frames, bit for bit). More than one only when
-    # worker processes leave cores idle; not part of what a resume must match.
+    # Decoder threads (frame threading: the same frames of a valid stream, bit for bit). More
+    # than one only when worker processes leave cores idle; not part of what a resume matches.
     decode_threads: int = 1
 
 
@@ -214,8 +214,10 @@ def _decode(
         skip = settings.decode_less and source_fps >= 2 * fps
         if skip:
             stream.codec_context.skip_frame = "NONREF"
-        if settings.decode_threads > 1:
-            stream.thread_type, stream.thread_count = "AUTO", settings.decode_threads
+        # Always set: PyAV's default is as many slice threads as the machine has CPUs, in every
+        # worker process.
+        stream.thread_type = "AUTO" if settings.decode_threads > 1 else "SLICE"
+        stream.thread_count = settings.decode_threads
         if windows is None:
             clips = [ClipEncoder(fps, settings)]
             if track is not None:
@@ -229,8 +231,8 @@ def _decode(
             first, last = min(c.start for c in clips), max(c.end for c in clips)
             frames = _window_frames(src, stream, first, last)
         results = _encode(frames, clips, meta, settings, skip)
-        if results is not None and track is not None:
-            track.finish(src)
+        if results is not None and track is not None and isinstance(results[0], tuple):
+            track.finish(src)  # (a video without frames is rejected: its audio is not needed)
         return results
 
 
