@@ -1,11 +1,7 @@
-"""Offline video work with PyAV: a source video → small H.264 mp4(s), whole or cut into clips.
-
-Done once per clip when sharding, so that training never decodes 1080p sources. Decoding
-dominates the cost, and at an output rate of a few fps most decoded frames are thrown away, so
-frames that no other frame references (B-frames, mostly) are not decoded when the kept frames stay
-within one output frame of each other; a source cut into clips is decoded once, from a seek to
-just before its first clip to the end of its last. Audio: writer/audio.py.
-"""
+"""Offline video work with PyAV: a source video → small H.264 mp4(s), whole or cut into clips,
+once per clip when sharding so that training never decodes 1080p sources. Frames no other frame
+references go undecoded when the kept ones stay within one output frame of each other; clips of
+one source come from one decode, from a seek before the first to the end of the last."""
 
 from __future__ import annotations
 
