@@ -132,6 +132,25 @@ def read_audio(data: bytes) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(wave.mean(axis=1)), rate
 
 
+def read_track_audio(data: bytes, rate: int = 16000) -> tuple[torch.Tensor, int] | None:
+    """A video file's own audio track → mono float waveform [N] at `rate`; None without one
+    (MSRVTT-style data keeps its sound in the video files, not beside them)."""
+    import av  # only where videos carry the audio that a task reads
+
+    with av.open(io.BytesIO(data)) as container:
+        if not container.streams.audio:
+            return None
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks = [
+            out.to_ndarray().reshape(-1)
+            for frame in container.decode(container.streams.audio[0])
+            for out in resampler.resample(frame)
+        ]
+        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    wave = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    return torch.from_numpy(wave), rate
+
+
 @dataclass(frozen=True)
 class FbankTransform:
     """Kaldi log-mel fbank as AST/the seed compute it, cropped/padded to a fixed length."""

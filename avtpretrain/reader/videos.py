@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from avtpretrain.contract import format as fmt
+from avtpretrain.reader import decode
 from avtpretrain.reader.annotations import AnnotationError, video_key
 from avtpretrain.reader.shards import resolve_shards
 
@@ -43,12 +46,22 @@ class _Member:
     size: int
 
 
-class VideoIndex:
-    """video_key → bytes; built from a folder (`<id>.<ext>`) or from shards (`<key>.mp4`)."""
+def _member_bytes(member: _Member) -> bytes:
+    with Path(member.path).open("rb") as f:
+        f.seek(member.offset)
+        return f.read(member.size)
 
-    def __init__(self, where: dict[str, Path | _Member], source: str) -> None:
+
+class VideoIndex:
+    """video_key → bytes; built from a folder (`<id>.<ext>`) or from shards (`<key>.mp4`). A
+    clip's sound (`audio`) is its shard's flac member, or a video file's own audio track."""
+
+    def __init__(
+        self, where: dict[str, Path | _Member], source: str, sound: dict[str, _Member] | None = None
+    ) -> None:
         self._where = where
         self.source = source
+        self._sound = sound  # None: a folder, whose videos carry their own audio tracks
 
     @classmethod
     def from_folder(cls, root: str | Path) -> VideoIndex:
@@ -65,13 +78,19 @@ class VideoIndex:
     def from_shards(cls, specs: list[str]) -> VideoIndex:
         shards = resolve_shards(specs)
         where: dict[str, Path | _Member] = {}
+        sound: dict[str, _Member] = {}
         for url in shards.urls:
             with tarfile.open(url) as tar:
                 for info in tar:
                     parts = fmt.split_member(info.name)
-                    if info.isfile() and parts and parts[1] in fmt.VIDEO_EXTS:
-                        where.setdefault(parts[0], _Member(url, info.offset_data, info.size))
-        return cls(where, shards.describe())
+                    if not (info.isfile() and parts):
+                        continue
+                    member = _Member(url, info.offset_data, info.size)
+                    if parts[1] in fmt.VIDEO_EXTS:
+                        where.setdefault(parts[0], member)
+                    elif parts[1] == fmt.AUDIO_EXT:
+                        sound.setdefault(parts[0], member)
+        return cls(where, shards.describe(), sound)
 
     def __len__(self) -> int:
         return len(self._where)
@@ -83,9 +102,14 @@ class VideoIndex:
         found = self._where[key]
         if isinstance(found, Path):
             return found.read_bytes()
-        with Path(found.path).open("rb") as f:
-            f.seek(found.offset)
-            return f.read(found.size)
+        return _member_bytes(found)
+
+    def audio(self, key: str) -> tuple[torch.Tensor, int] | None:
+        """The clip's sound as a mono waveform and its rate; None when it has none."""
+        if self._sound is None:
+            return decode.read_track_audio(self.read(key))
+        found = self._sound.get(key)
+        return decode.read_audio(_member_bytes(found)) if found is not None else None
 
     def require(self, keys: list[str], what: str, limit: int = 0) -> Missing:
         """The videos among `keys` (one per annotation row) that are not there; fails before
