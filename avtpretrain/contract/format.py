@@ -60,8 +60,18 @@ def split_member(name: str) -> tuple[str, str] | None:
 def read_sizes(folder: Path) -> dict[str, int]:
     path = Path(folder) / SIZES_FILE
     try:
-        sizes = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read shard sizes ({err})") from None
+    return parse_sizes(text, str(path))
+
+
+def parse_sizes(text: str, path: str) -> dict[str, int]:
+    """A sizes.json's text (from a folder, or beside shards behind URLs), checked: `path` names
+    it in errors."""
+    try:
+        sizes = json.loads(text)
+    except json.JSONDecodeError as err:
         raise ValueError(f"{path}: cannot read shard sizes ({err})") from None
     if not isinstance(sizes, dict):
         raise ValueError(f"{path}: expected a mapping of shard file name to sample count")

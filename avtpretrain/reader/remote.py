@@ -8,7 +8,6 @@ everywhere, and `sizes.json` beside the shards only gives counts for the URLs al
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 import re
@@ -69,13 +68,7 @@ def _sizes_beside(folder: str, spec: str) -> dict[str, int]:
     text = _read_text(f"{folder}/{fmt.SIZES_FILE}")
     if text is None:
         return {}
-    try:
-        sizes = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{spec}: {folder}/{fmt.SIZES_FILE}: not valid JSON ({err})") from None
-    if not isinstance(sizes, dict):
-        raise ValueError(f"{spec}: {folder}/{fmt.SIZES_FILE}: expected name -> sample count")
-    return {k: v for k, v in sizes.items() if fmt.is_shard_file(k) and isinstance(v, int)}
+    return fmt.parse_sizes(text, f"{spec}: {folder}/{fmt.SIZES_FILE}")
 
 
 def read_shard_list(spec: str) -> tuple[list[str], list[int | None]]:
