@@ -27,6 +27,21 @@ class AudioSettings:
     max_source_rate: int = 384000
     max_seconds: float = 30.0
 
+    @property
+    def max_samples(self) -> int:
+        """`max_seconds` of output samples: what a whole source's audio is cut to."""
+        return int(self.max_seconds * self.sample_rate)
+
+
+def mono_resampler(rate: int) -> Any:
+    # libswresample downmixes any channel layout to mono and resamples in one step.
+    return av.AudioResampler(format="s16", layout="mono", rate=rate)
+
+
+def resampled(resampler: Any, frame: Any) -> list[np.ndarray]:
+    """The int16 chunks one decoded frame gives (None: what the resampler still holds)."""
+    return [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+
 
 def checked_stream(src: Any, settings: AudioSettings) -> Any:
     stream = src.streams.audio[0]
@@ -57,15 +72,13 @@ def extract_audio(path: Path, settings: AudioSettings) -> tuple[np.ndarray, dict
         if not src.streams.audio:
             return None
         stream = checked_stream(src, settings)
-        limit = int(settings.max_seconds * settings.sample_rate)
-        chunks, _ = _resample(src, stream, settings.sample_rate, limit=limit)
+        chunks, _ = _resample(src, stream, settings.sample_rate, limit=settings.max_samples)
     return pcm_result(stream, chunks, settings)
 
 
 def pcm_result(stream: Any, chunks: list[np.ndarray], settings: AudioSettings):
     """The first `max_seconds` of the decoded chunks as one mono int16 array, and its meta."""
-    limit = int(settings.max_seconds * settings.sample_rate)
-    pcm = np.concatenate(chunks)[:limit] if chunks else np.zeros(0, np.int16)
+    pcm = np.concatenate(chunks)[: settings.max_samples] if chunks else np.zeros(0, np.int16)
     if pcm.size == 0:
         raise MediaError("no audio samples")
     return pcm, audio_meta(stream, pcm, settings)
@@ -113,8 +126,7 @@ def _resample(
 ) -> tuple[list[np.ndarray], float | None]:
     """PCM chunks from a seek to `seek` seconds (0: none) until `limit` samples or a frame at
     `until` seconds, and the time of the first decoded frame."""
-    # libswresample downmixes any channel layout to mono and resamples in one step.
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+    resampler = mono_resampler(rate)
     chunks, total, first = [], 0, None
     try:
         if seek > 0:
@@ -124,13 +136,12 @@ def _resample(
                 first = frame.time
             if until is not None and frame.time is not None and frame.time >= until:
                 break
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-                total += chunks[-1].size
+            new = resampled(resampler, frame)
+            chunks += new
+            total += sum(c.size for c in new)
             if limit is not None and total >= limit:
                 break
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+        chunks += resampled(resampler, None)
     except av.FFmpegError as err:
         raise MediaError("audio decode failed", f"{type(err).__name__}: {err}") from None
     return chunks, first

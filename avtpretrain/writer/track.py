@@ -12,7 +12,13 @@ from typing import Any
 import av
 import numpy as np
 
-from avtpretrain.writer.audio import AudioSettings, checked_stream, pcm_result
+from avtpretrain.writer.audio import (
+    AudioSettings,
+    checked_stream,
+    mono_resampler,
+    pcm_result,
+    resampled,
+)
 from avtpretrain.writer.transcode import MediaError
 
 
@@ -22,7 +28,7 @@ class TrackReader:
 
     def __init__(self, settings: AudioSettings) -> None:
         self.settings = settings
-        self.limit = int(settings.max_seconds * settings.sample_rate)
+        self.limit = settings.max_samples
         self.start(None)
 
     def start(self, container: Any) -> Any | None:
@@ -41,9 +47,7 @@ class TrackReader:
         except MediaError as err:
             self.error = err
             return None
-        rate = self.settings.sample_rate
-        # libswresample downmixes any channel layout to mono and resamples in one step.
-        self.resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        self.resampler = mono_resampler(self.settings.sample_rate)
         return self.stream
 
     def feed(self, packet: Any) -> None:
@@ -52,14 +56,13 @@ class TrackReader:
         self.flushed = packet.size == 0  # the end-of-stream packet: the decoder drains
         try:
             for frame in packet.decode():
-                self._add(self.resampler.resample(frame))
+                self._add(resampled(self.resampler, frame))
         except av.FFmpegError as err:
             self.error = MediaError("audio decode failed", f"{type(err).__name__}: {err}")
 
-    def _add(self, frames: list) -> None:
-        for out in frames:
-            self.chunks.append(out.to_ndarray().reshape(-1))
-            self.total += self.chunks[-1].size
+    def _add(self, chunks: list[np.ndarray]) -> None:
+        self.chunks += chunks
+        self.total += sum(c.size for c in chunks)
 
     def finish(self, container: Any) -> None:
         """After the video: the audio past where it stopped (at max_seconds, or a short track)."""
@@ -70,7 +73,7 @@ class TrackReader:
                 if self.flushed or self.total >= self.limit:
                     break
                 self.feed(packet)
-            self._add(self.resampler.resample(None))
+            self._add(resampled(self.resampler, None))
         except av.FFmpegError as err:
             self.error = MediaError("audio decode failed", f"{type(err).__name__}: {err}")
 
