@@ -63,10 +63,11 @@ def _make_video(
     audio_rate: int | None = None,
     audio_channels: int = 1,
     seed: int = 0,
+    audio_hz: float = 440.0,
 ) -> Path:
     suffix, codec, container, pix_fmt, options = VIDEO_KINDS[kind]
     path = path.with_suffix(suffix)
-    audio = tone(num_frames / fps, audio_rate, audio_channels) if audio_rate else None
+    audio = tone(num_frames / fps, audio_rate, audio_channels, audio_hz) if audio_rate else None
     audio_codec = {"webm": "libopus", "avi": "pcm_s16le", "mpeg": "mp2"}.get(container, "aac")
     write_video(
         path,
@@ -83,8 +84,10 @@ def _make_video(
     return path
 
 
-def make_audio(path: Path, rate: int = 16000, channels: int = 1, seconds: float = 1.0) -> Path:
-    write_audio(path, tone(seconds, rate, channels), rate)
+def make_audio(
+    path: Path, rate: int = 16000, channels: int = 1, seconds: float = 1.0, hz: float = 440.0
+) -> Path:
+    write_audio(path, tone(seconds, rate, channels, hz), rate)
     return path
 
 

@@ -12,23 +12,41 @@ from avtpretrain.config.recipe import DataConfig, OptimConfig, RunConfig
 
 @dataclass(frozen=True, kw_only=True)
 class DownstreamConfig:
-    """Annotation files as users have them (ALPRO jsonl) over a video folder or shards."""
+    """Annotation files as users have them (ALPRO jsonl, AudioCaps/Clotho CSV) over a folder of
+    videos or sounds, or over shards."""
 
-    task: Literal["retrieval", "qa"]
-    train_ann: str | None = None  # ALPRO jsonl; null: evaluation only
+    # audio_retrieval: text↔audio (AudioCaps, Clotho) with the retrieval runner.
+    task: Literal["retrieval", "qa", "audio_retrieval"]
+    train_ann: str | None = None  # null: evaluation only
     val_ann: str | None = None
     test_ann: str | None = None
+    # alpro: jsonl (video tasks); audiocaps / clotho: their CSV files (audio_retrieval).
+    annotation_format: Literal["alpro", "audiocaps", "clotho"] = "alpro"
+    # AudioCaps: the column its audio files are named after (download tools differ).
+    audiocaps_key: Literal["youtube_id", "audiocap_id"] = "youtube_id"
     ans2label: str | None = None  # QA: train_ans2label.json, the answer vocabulary
-    # Videos: a folder of `<id>.<ext>` files, or shard folders/patterns from make_shards.py.
+    # Clips: a folder of `<id>.<ext>` videos, a folder of `<id>.<ext>` sounds (audio_retrieval),
+    # or shard folders/patterns from make_shards.py (their mp4 and flac members).
     video_root: str | None = None
+    audio_root: str | None = None
     video_shards: list[str] = field(default_factory=list)
+    # Video tasks: also read each clip's sound (its shard's flac, or the video file's own audio
+    # track) and use it: retrieval adds a text↔audio term and ranks by combined similarities,
+    # QA fuses the audio tokens. Off reproduces ALPRO's text + video setting.
+    use_audio: bool = False
+    # Retrieval with audio: score = (text·video + w · text·audio) / (1 + w) for clips with sound
+    # (text·video alone for clips without); w also weighs the text↔audio training term. Re-ranking
+    # (rerank_k) then fuses each candidate's text, video and sound in the matching head.
+    audio_weight: float = 1.0
     # A pretraining output (run dir, checkpoint-N, or exported model.safetensors) to start from.
     init_from: str | None = None
     # Retrieval: re-rank each query's top-k by the matching head (0: embedding similarity only).
     rerank_k: int = 0
     clip_aggregation: Literal["mean", "max", "logsumexp"] = "mean"
     contrastive_weight: float = 1.0
-    matching_weight: float = 1.0  # trains the matching head that re-ranking uses
+    # Trains the matching head that re-ranking uses; unset: 1 for text↔video retrieval (with or
+    # without sound), 0 for audio_retrieval (the head matches pairs that hold a video).
+    matching_weight: float | None = None
     # QA: the MLP head's hidden width is this multiple of the fusion width (ALPRO: 2).
     qa_hidden_mult: int = 2
     # Public datasets lose videos (DiDeMo ships one annotated video that no longer exists): rows
@@ -37,10 +55,39 @@ class DownstreamConfig:
     max_missing_videos: int = 10
 
     def __post_init__(self) -> None:
+        if self.matching_weight is None:
+            video = self.task == "retrieval"
+            object.__setattr__(self, "matching_weight", 1.0 if video else 0.0)
+        sources = [bool(self.video_root), bool(self.audio_root), bool(self.video_shards)]
         check(
-            bool(self.video_root) != bool(self.video_shards),
+            sum(sources) == 1,
             "video_root",
-            "set exactly one of video_root (a video folder) and video_shards (make_shards output)",
+            "set exactly one of video_root (a video folder), audio_root (a sound folder, "
+            "audio_retrieval) and video_shards (make_shards output)",
+        )
+        audio_task = self.task == "audio_retrieval"
+        check(
+            not self.audio_root or audio_task,
+            "audio_root",
+            "only audio_retrieval reads a sound folder; video tasks read video_root or "
+            "video_shards",
+        )
+        check(
+            (self.annotation_format == "alpro") != audio_task,
+            "annotation_format",
+            "audio_retrieval reads audiocaps or clotho CSV files; video tasks read alpro jsonl",
+        )
+        check(
+            not (self.use_audio and audio_task),
+            "use_audio",
+            "audio_retrieval always reads audio; use_audio is for the video tasks",
+        )
+        check(self.audio_weight > 0, "audio_weight", f"must be > 0, got {self.audio_weight}")
+        check(
+            not (audio_task and (self.rerank_k or self.matching_weight)),
+            "rerank_k",
+            "audio_retrieval ranks by embeddings alone: the matching head fuses pairs that hold a "
+            "video (set rerank_k: 0 and matching_weight: 0)",
         )
         check(self.rerank_k >= 0, "rerank_k", f"must be >= 0, got {self.rerank_k}")
         check(self.contrastive_weight >= 0, "contrastive_weight", "must be >= 0")

@@ -29,6 +29,19 @@ def retrieval_chance(n_videos: int, n_texts: int) -> dict[str, dict[str, float]]
     return {"text2video": chance(n_videos), "video2text": chance(n_texts)}
 
 
+def chance_of(sizes: dict[str, tuple[int, int]]) -> dict[str, dict[str, float]]:
+    """Chance for each ranking: sizes maps text2<x> to its (candidate clips, query captions);
+    the reverse direction <x>2text gets its chance too."""
+    out = {}
+    for direction, (clips, texts) in sizes.items():
+        chance = retrieval_chance(clips, texts)
+        target = direction.removeprefix("text2")
+        name, _, suffix = target.partition("_")
+        out[direction] = chance["text2video"]
+        out[f"{name}2text{'_' + suffix if suffix else ''}"] = chance["video2text"]
+    return out
+
+
 def qa_baselines(
     train_questions: Sequence[tuple[str, str]],
     gt: Sequence[str],
@@ -53,7 +66,7 @@ def qa_baselines(
 
 def retrieval_table(metrics: dict, chance: dict) -> str:
     lines = [f"{'':<22}" + "".join(f"{k:>9}" for k in RETRIEVAL_KEYS)]
-    for d in DIRECTIONS:
+    for d in metrics:
         for label, m in ((d, metrics[d]), ("  chance", chance[d])):
             lines.append(f"{label:<22}" + "".join(f"{m[k]:>9.2f}" for k in RETRIEVAL_KEYS))
     return "\n".join(lines)

@@ -14,12 +14,13 @@ from avtpretrain.eval import report
 
 def headline(results: dict, info: dict) -> tuple[str, float, float]:
     """(name, value, baseline) of the number a task is judged by."""
-    if "text2video" in results:
-        return (
-            "text→video R@1 vs chance",
-            results["text2video"]["r1"],
-            info["chance"]["text2video"]["r1"],
-        )
+    for target in ("video", "audio"):
+        if f"text2{target}" in results:
+            return (
+                f"text→{target} R@1 vs chance",
+                results[f"text2{target}"]["r1"],
+                info["chance"][f"text2{target}"]["r1"],
+            )
     base = info["baselines"]["majority_answer"]["overall_acc"] if info.get("baselines") else 0.0
     return "QA overall accuracy vs majority answer", results["overall_acc"], base
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for i, folder in enumerate(args.folders):
         results, info = report.read_results(folder, "show_results.py")
-        if "text2video" in results:
+        if "chance" in info:
             table = report.retrieval_table(results, info["chance"])
         else:
             table = report.qa_table(results, info.get("baselines"))

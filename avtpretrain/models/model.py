@@ -106,12 +106,16 @@ class AVTModel(nn.Module):
         text_mask: torch.Tensor,
         video: torch.Tensor,
         video_present: torch.Tensor | None = None,
+        audio: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Fused [B, H] vector of text tokens (with their mask) and video tokens (every video
-        present unless `video_present` [B] says otherwise)."""
+        """Fused [B, H] vector of text tokens (with their mask), video tokens (every video
+        present unless `video_present` [B] says otherwise) and, when given, the clips' audio
+        tokens with their presence (a clip without sound is fused without it)."""
         if video_present is None:
             video_present = torch.ones(len(video), dtype=torch.bool, device=video.device)
-        fused, _ = self.fuse(
-            {"text": text, "video": video}, {"text": text_mask, "video": video_present}
-        )
+        tokens = {"text": text, "video": video}
+        keep = {"text": text_mask, "video": video_present}
+        if audio is not None:
+            tokens["audio"], keep["audio"] = audio
+        fused, _ = self.fuse(tokens, keep)
         return fused

@@ -137,18 +137,22 @@ def read_track_audio(data: bytes, rate: int = 16000) -> tuple[torch.Tensor, int]
     (MSRVTT-style data keeps its sound in the video files, not beside them)."""
     import av  # only where videos carry the audio that a task reads
 
-    with av.open(io.BytesIO(data)) as container:
-        if not container.streams.audio:
-            return None
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        chunks = [
-            out.to_ndarray().reshape(-1)
-            for frame in container.decode(container.streams.audio[0])
-            for out in resampler.resample(frame)
-        ]
-        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
-    wave = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return torch.from_numpy(wave), rate
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if not container.streams.audio:
+                return None
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            chunks = [
+                out.to_ndarray().reshape(-1)
+                for frame in container.decode(container.streams.audio[0])
+                for out in resampler.resample(frame)
+            ]
+            chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    except av.FFmpegError as err:  # not every FFmpegError is a ValueError: callers catch one
+        raise ValueError(f"audio track: {err}") from None
+    if not sum(len(c) for c in chunks):
+        return None  # a track without samples is no sound
+    return torch.from_numpy(np.concatenate(chunks)), rate
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Downstream splits (annotations joined with their videos) and the items loaders read.
+"""Downstream splits (annotations joined with their clips) and the items loaders read.
 
 A row whose video is not there is left out of the split, and so of training and evaluation alike;
 the split records how many videos (and rows) that was, and past downstream.max_missing_videos
@@ -8,7 +8,7 @@ reading it fails.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,15 +22,37 @@ from avtpretrain.reader.annotations import (
     read_captions,
     read_questions,
 )
+from avtpretrain.reader.audio_annotations import read_audiocaps, read_clotho
 from avtpretrain.reader.mapped import Items
-from avtpretrain.reader.samples import Collator, SampleDecoder
-from avtpretrain.reader.videos import Missing, VideoIndex
+from avtpretrain.reader.samples import Collator, DecodeError, SampleDecoder
+from avtpretrain.reader.videos import Missing, SoundIndex, VideoIndex
+
+Index = VideoIndex | SoundIndex
 
 
-def video_index(cfg: DownstreamConfig) -> VideoIndex:
+def clip_index(cfg: DownstreamConfig) -> Index:
+    """Where a recipe's clips are: videos for the video tasks, sounds for audio_retrieval."""
+    if cfg.task == "audio_retrieval":
+        if cfg.audio_root:
+            return SoundIndex.from_folder(cfg.audio_root)
+        if cfg.video_root:
+            raise AnnotationError(
+                "downstream.video_root: audio_retrieval reads audio_root (a folder of sounds) or "
+                "video_shards (their flac members)"
+            )
+        return SoundIndex.from_shards(cfg.video_shards)
     if cfg.video_root:
         return VideoIndex.from_folder(cfg.video_root)
     return VideoIndex.from_shards(cfg.video_shards)
+
+
+def read_caption_rows(cfg: DownstreamConfig, path: str) -> list[Caption]:
+    """An annotation file in the recipe's format as (caption, clip key) rows."""
+    if cfg.annotation_format == "audiocaps":
+        return read_audiocaps(path, cfg.audiocaps_key)
+    if cfg.annotation_format == "clotho":
+        return read_clotho(path)
+    return read_captions(path)
 
 
 @dataclass(frozen=True)
@@ -49,9 +71,7 @@ class QASplit:
     missing: Missing
 
 
-def _present(
-    path: str, keys: list[str], index: VideoIndex, limit: int
-) -> tuple[list[bool], Missing]:
+def _present(path: str, keys: list[str], index: Index, limit: int) -> tuple[list[bool], Missing]:
     """Which rows' videos exist. Rows are dropped here, before anything is split across ranks,
     so 1 rank and N ranks train on the same items and rank the same queries."""
     missing = index.require(keys, path, limit)
@@ -65,11 +85,16 @@ def _present(
 
 
 def retrieval_split(
-    path: str, index: VideoIndex, limit: int = 0, first: int | None = None
+    path: str,
+    index: Index,
+    limit: int = 0,
+    first: int | None = None,
+    captions: list[Caption] | None = None,
 ) -> RetrievalSplit:
-    """Captions of `path` over the videos that exist; up to `limit` missing videos are skipped;
-    only the `first` captions (run.max_train_samples / max_eval_samples) when given."""
-    captions = read_captions(path)
+    """Captions of `path` (or its rows already read, `captions`) over the clips that exist; up
+    to `limit` missing clips are skipped; only the `first` captions (run.max_train_samples /
+    max_eval_samples) when given."""
+    captions = read_captions(path) if captions is None else captions
     present, missing = _present(path, [c.video for c in captions], index, limit)
     captions = [c for c, ok in zip(captions, present, strict=True) if ok][:first]
     videos, t2v = group_by_video([c.video for c in captions])
@@ -87,36 +112,46 @@ def qa_split(path: str, index: VideoIndex, limit: int = 0, first: int | None = N
 
 
 @dataclass(frozen=True)
-class _Videos:
-    """Loads video i of `videos` (a class, not a closure: loader workers may be spawned)."""
+class _Clips:
+    """Loads clip i of `videos`: its video, its sound, or both (a class, not a closure: loader
+    workers may be spawned)."""
 
     videos: list[str]
-    index: VideoIndex
+    index: Index
     decoder: SampleDecoder
+    with_video: bool = True
+    with_audio: bool = False
 
     def read(self, key: str, rng: random.Random) -> dict[str, Any]:
-        return {
-            "key": key,
-            "video": self.decoder.video(self.index.read(key), rng),
-            "video_present": True,
-        }
+        out: dict[str, Any] = {"key": key}
+        if self.with_video:
+            out |= {"video": self.decoder.video(self.index.read(key), rng), "video_present": True}
+        if self.with_audio:
+            out |= self.decoder.sound(self._sound(key), rng)
+        return out
+
+    def _sound(self, key: str) -> tuple[torch.Tensor, int] | None:
+        try:
+            return self.index.audio(key)
+        except (RuntimeError, ValueError, OSError) as err:  # decode turns FFmpegError into one
+            raise DecodeError("audio decode failed", str(err)[:200]) from None
 
     def __call__(self, i: int, rng: random.Random) -> dict[str, Any]:
         return self.read(self.videos[i], rng)
 
 
 @dataclass(frozen=True)
-class _CaptionedVideos(_Videos):
-    captions: list[list[str]]
+class _CaptionedClips(_Clips):
+    captions: list[list[str]] = field(default_factory=list)
 
     def __call__(self, i: int, rng: random.Random) -> dict[str, Any]:
         return self.read(self.videos[i], rng) | {"caption": rng.choice(self.captions[i])}
 
 
 @dataclass(frozen=True)
-class _Questions(_Videos):
-    questions: list[Question]
-    ans2label: dict[str, int]
+class _Questions(_Clips):
+    questions: list[Question] = field(default_factory=list)
+    ans2label: dict[str, int] = field(default_factory=dict)
 
     def __call__(self, i: int, rng: random.Random) -> dict[str, Any]:
         q = self.questions[i]
@@ -124,28 +159,59 @@ class _Questions(_Videos):
         return self.read(q.video, rng) | {"caption": q.question, "label": label}
 
 
-def video_items(videos: list[str], index: VideoIndex, decoder: SampleDecoder, seed: int) -> Items:
-    """Each distinct video once (evaluation): its clip(s) and nothing else."""
-    return Items(len(videos), _Videos(videos, index, decoder), seed, replace_failed=False)
+@dataclass(frozen=True)
+class Reads:
+    """What an item carries besides its text: video, sound, or both."""
+
+    video: bool = True
+    audio: bool = False
+
+    @classmethod
+    def of(cls, cfg: DownstreamConfig) -> Reads:
+        if cfg.task == "audio_retrieval":
+            return cls(video=False, audio=True)
+        return cls(video=True, audio=cfg.use_audio)
+
+
+VIDEO_ONLY = Reads()
+
+
+def video_items(
+    videos: list[str], index: Index, decoder: SampleDecoder, seed: int, reads: Reads = VIDEO_ONLY
+) -> Items:
+    """Each distinct clip once (evaluation): its video clip(s) and/or sound, and nothing else."""
+    load = _Clips(videos, index, decoder, reads.video, reads.audio)
+    return Items(len(videos), load, seed, replace_failed=False)
 
 
 def retrieval_train_items(
-    split: RetrievalSplit, index: VideoIndex, decoder: SampleDecoder, seed: int
+    split: RetrievalSplit,
+    index: Index,
+    decoder: SampleDecoder,
+    seed: int,
+    reads: Reads = VIDEO_ONLY,
 ) -> Items:
     """One item per video with one of its captions drawn per epoch: no video twice in a batch,
     so in-batch negatives are never the positive's own video."""
     captions: list[list[str]] = [[] for _ in split.videos]
     for caption, v in zip(split.captions, split.text_to_video, strict=True):
         captions[v].append(caption.text)
-    load = _CaptionedVideos(split.videos, index, decoder, captions)
+    load = _CaptionedClips(split.videos, index, decoder, reads.video, reads.audio, captions)
     return Items(len(split.videos), load, seed, replace_failed=True)
 
 
 def qa_train_items(
-    split: QASplit, index: VideoIndex, decoder: SampleDecoder, ans2label: dict[str, int], seed: int
+    split: QASplit,
+    index: VideoIndex,
+    decoder: SampleDecoder,
+    ans2label: dict[str, int],
+    seed: int,
+    reads: Reads = VIDEO_ONLY,
 ) -> Items:
     """One item per question; an answer outside the vocabulary gets label -100 (no loss)."""
-    load = _Questions(split.videos, index, decoder, split.questions, ans2label)
+    load = _Questions(
+        split.videos, index, decoder, reads.video, reads.audio, split.questions, ans2label
+    )
     return Items(len(split.questions), load, seed, replace_failed=True)
 
 
@@ -163,8 +229,10 @@ class TrainCollator:
 
 
 def collate_videos(samples: list[dict]) -> dict:
-    return {
-        "keys": [s["key"] for s in samples],
-        "video": torch.stack([s["video"] for s in samples]),
-        "video_present": torch.tensor([s["video_present"] for s in samples]),
-    }
+    """Evaluation items (no text) → {"keys", and "video"/"audio" with their presence flags}."""
+    batch: dict[str, Any] = {"keys": [s["key"] for s in samples]}
+    for tower in ("video", "audio"):
+        if tower in samples[0]:
+            batch[tower] = torch.stack([s[tower] for s in samples])
+            batch[f"{tower}_present"] = torch.tensor([s[f"{tower}_present"] for s in samples])
+    return batch

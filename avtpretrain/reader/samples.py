@@ -123,24 +123,32 @@ class SampleDecoder:
         return clips[0] if spec.clips == 1 else torch.stack(clips)
 
     def _audio(self, data: bytes | None, rng: random.Random) -> dict[str, Any]:
-        spec = self.spec
-        if spec.audio_input == "waveform":
-            shape: tuple[int, ...] = (spec.waveform_samples,)
-        else:
-            shape = (spec.target_frames, spec.num_mel_bins)
         if data is None:
-            # Absent audio stays absent: zeros that the presence mask tells the model to ignore.
-            return {"audio": torch.zeros(shape), "audio_present": False}
+            return self.sound(None, rng)
         try:
             wave, rate = decode.read_audio(data)
         except (RuntimeError, ValueError) as err:  # LibsndfileError is a RuntimeError
             raise DecodeError("audio decode failed", str(err)[:200]) from None
+        return self.sound((wave, rate), rng)
+
+    def sound(self, wave: tuple[torch.Tensor, int] | None, rng: random.Random) -> dict[str, Any]:
+        """A mono waveform and its rate (None: the clip has no sound) → the audio tower's input
+        and its presence flag."""
+        spec = self.spec
+        if wave is None:
+            if spec.audio_input == "waveform":
+                shape: tuple[int, ...] = (spec.waveform_samples,)
+            else:
+                shape = (spec.target_frames, spec.num_mel_bins)
+            # Absent audio stays absent: zeros that the presence mask tells the model to ignore.
+            return {"audio": torch.zeros(shape), "audio_present": False}
+        samples, rate = wave
         if spec.audio_input == "waveform":
             if rate != WAVEFORM_RATE:
                 raise DecodeError("audio rate", f"{rate} Hz, waveform input needs {WAVEFORM_RATE}")
-            audio = decode.fixed_length_wave(wave, spec.waveform_samples, rng, spec.train)
+            audio = decode.fixed_length_wave(samples, spec.waveform_samples, rng, spec.train)
         else:
-            audio = self.fbank_tf(wave, rate, rng)
+            audio = self.fbank_tf(samples, rate, rng)
         return {"audio": audio, "audio_present": True}
 
 
@@ -191,10 +199,11 @@ class Collator:
             "keys": [s["key"] for s in samples],
             "input_ids": tokens["input_ids"],
             "attention_mask": tokens["attention_mask"],
-            "video": torch.stack([s["video"] for s in samples]),
-            "video_present": torch.tensor([s["video_present"] for s in samples]),
         }
-        if "audio" in samples[0]:  # downstream tasks are text + video only
+        if "video" in samples[0]:  # audio_retrieval items have none
+            batch["video"] = torch.stack([s["video"] for s in samples])
+            batch["video_present"] = torch.tensor([s["video_present"] for s in samples])
+        if "audio" in samples[0]:  # downstream items carry audio only when a task uses it
             batch["audio"] = torch.stack([s["audio"] for s in samples])
             batch["audio_present"] = torch.tensor([s["audio_present"] for s in samples])
         if self.masks is not None:

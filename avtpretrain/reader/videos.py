@@ -1,4 +1,5 @@
-"""Random access to videos by id, from a folder of files or from make_shards output.
+"""Random access to clips by id: videos (and their sound) from a folder of files or from
+make_shards output; sounds alone (audio–text retrieval) from a folder of audio files or shards.
 
 Finetuning reads annotation rows in any order, so it needs the video of one id at a time.
 webdataset 1.0.2 only streams tars, so shards are indexed once from their tar headers (names,
@@ -17,6 +18,7 @@ import torch
 from avtpretrain.contract import format as fmt
 from avtpretrain.reader import decode
 from avtpretrain.reader.annotations import AnnotationError, video_key
+from avtpretrain.reader.audio_annotations import audio_key
 from avtpretrain.reader.shards import resolve_shards
 
 SHOWN = 5  # missing ids named in messages and results: enough to find the pattern, still one line
@@ -52,15 +54,95 @@ def _member_bytes(member: _Member) -> bytes:
         return f.read(member.size)
 
 
-class VideoIndex:
+def _bytes(found: Path | _Member) -> bytes:
+    return found.read_bytes() if isinstance(found, Path) else _member_bytes(found)
+
+
+def _shard_members(specs: list[str]) -> tuple[str, dict[str, _Member], dict[str, _Member]]:
+    """(description, video members, flac members) of make_shards output, keyed by sample."""
+    shards = resolve_shards(specs)
+    videos: dict[str, _Member] = {}
+    sounds: dict[str, _Member] = {}
+    for url in shards.urls:
+        with tarfile.open(url) as tar:
+            for info in tar:
+                parts = fmt.split_member(info.name)
+                if not (info.isfile() and parts):
+                    continue
+                member = _Member(url, info.offset_data, info.size)
+                if parts[1] in fmt.VIDEO_EXTS:
+                    videos.setdefault(parts[0], member)
+                elif parts[1] == fmt.AUDIO_EXT:
+                    sounds.setdefault(parts[0], member)
+    return shards.describe(), videos, sounds
+
+
+class _Index:
+    """Which clip ids are there, and the check of annotation ids against them."""
+
+    noun = "video"
+
+    def __init__(self, where: dict[str, Path | _Member], source: str) -> None:
+        self._where = where
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._where
+
+    def require(self, keys: list[str], what: str, limit: int = 0) -> Missing:
+        """The clips among `keys` (one per annotation row) that are not there; fails before
+        training when more than `limit` distinct clips are missing."""
+        absent = [k for k in keys if k not in self._where]
+        distinct = list(dict.fromkeys(absent))
+        missing = Missing(len(distinct), tuple(distinct[:SHOWN]), len(absent))
+        if missing.count > limit:
+            raise AnnotationError(
+                f"{what}: {missing.count} {self.noun} id(s) not found in {self.source}, more "
+                f"than downstream.max_missing_videos={limit} (first: {missing.shown()}; ids "
+                "match file names or shard keys without extension)"
+            )
+        return missing
+
+
+class SoundIndex(_Index):
+    """clip key → its sound, for audio–text retrieval: a folder of audio files (`<id>.<ext>`,
+    wav/flac/mp3/..., in subfolders too: Clotho ships one folder per split) or the flac members
+    of make_shards output."""
+
+    noun = "audio clip"
+
+    @classmethod
+    def from_folder(cls, root: str | Path) -> SoundIndex:
+        root = Path(root)
+        if not root.is_dir():
+            raise AnnotationError(f"downstream.audio_root: {root} is not a folder")
+        where: dict[str, Path | _Member] = {}
+        for path in sorted(root.rglob("*")):
+            if path.suffix.lstrip(".").lower() in fmt.AUDIO_EXTS and path.is_file():
+                where.setdefault(audio_key(path.name), path)
+        return cls(where, str(root))
+
+    @classmethod
+    def from_shards(cls, specs: list[str]) -> SoundIndex:
+        source, _, sounds = _shard_members(specs)
+        return cls(dict(sounds), source)
+
+    def audio(self, key: str) -> tuple[torch.Tensor, int]:
+        """The clip's sound as a mono waveform and its rate."""
+        return decode.read_audio(_bytes(self._where[key]))
+
+
+class VideoIndex(_Index):
     """video_key → bytes; built from a folder (`<id>.<ext>`) or from shards (`<key>.mp4`). A
     clip's sound (`audio`) is its shard's flac member, or a video file's own audio track."""
 
     def __init__(
         self, where: dict[str, Path | _Member], source: str, sound: dict[str, _Member] | None = None
     ) -> None:
-        self._where = where
-        self.source = source
+        super().__init__(where, source)
         self._sound = sound  # None: a folder, whose videos carry their own audio tracks
 
     @classmethod
@@ -76,33 +158,11 @@ class VideoIndex:
 
     @classmethod
     def from_shards(cls, specs: list[str]) -> VideoIndex:
-        shards = resolve_shards(specs)
-        where: dict[str, Path | _Member] = {}
-        sound: dict[str, _Member] = {}
-        for url in shards.urls:
-            with tarfile.open(url) as tar:
-                for info in tar:
-                    parts = fmt.split_member(info.name)
-                    if not (info.isfile() and parts):
-                        continue
-                    member = _Member(url, info.offset_data, info.size)
-                    if parts[1] in fmt.VIDEO_EXTS:
-                        where.setdefault(parts[0], member)
-                    elif parts[1] == fmt.AUDIO_EXT:
-                        sound.setdefault(parts[0], member)
-        return cls(where, shards.describe(), sound)
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._where
+        source, videos, sounds = _shard_members(specs)
+        return cls(dict(videos), source, sounds)
 
     def read(self, key: str) -> bytes:
-        found = self._where[key]
-        if isinstance(found, Path):
-            return found.read_bytes()
-        return _member_bytes(found)
+        return _bytes(self._where[key])
 
     def audio(self, key: str) -> tuple[torch.Tensor, int] | None:
         """The clip's sound as a mono waveform and its rate; None when it has none."""
@@ -110,17 +170,3 @@ class VideoIndex:
             return decode.read_track_audio(self.read(key))
         found = self._sound.get(key)
         return decode.read_audio(_member_bytes(found)) if found is not None else None
-
-    def require(self, keys: list[str], what: str, limit: int = 0) -> Missing:
-        """The videos among `keys` (one per annotation row) that are not there; fails before
-        training when more than `limit` distinct videos are missing."""
-        absent = [k for k in keys if k not in self._where]
-        distinct = list(dict.fromkeys(absent))
-        missing = Missing(len(distinct), tuple(distinct[:SHOWN]), len(absent))
-        if missing.count > limit:
-            raise AnnotationError(
-                f"{what}: {missing.count} video id(s) not found in {self.source}, more than "
-                f"downstream.max_missing_videos={limit} (first: {missing.shown()}; ids match "
-                "file names or shard keys without extension)"
-            )
-        return missing

@@ -94,7 +94,8 @@ def pretrain(argv: list[str] | None = None) -> int:
 
 def _downstream_config(parser, args, kind: str) -> FinetuneConfig:
     cfg = config_from_args(parser, args, FinetuneConfig)
-    if cfg.downstream.task != kind:
+    # One runner for every retrieval: captions against videos or against sounds.
+    if cfg.downstream.task.removeprefix("audio_") != kind:
         other = "finetune_qa.py" if kind == "retrieval" else "finetune_retrieval.py"
         parser.exit(
             2,

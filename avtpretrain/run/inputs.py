@@ -194,6 +194,8 @@ def _downstream(cfg: FinetuneConfig, ds_path: str, splits: Iterable[str]) -> Non
         _file("downstream.ans2label", ds.ans2label, expected)
     if ds.video_root:
         _folder("downstream.video_root", ds.video_root, "a folder of videos")
+    elif ds.audio_root:
+        _folder("downstream.audio_root", ds.audio_root, "a folder of audio files")
     else:
         _shards("downstream.video_shards", ds.video_shards)
 

@@ -1,4 +1,5 @@
-"""Video QA finetuning: a classifier over the answer vocabulary on the fused [CLS]."""
+"""Video QA finetuning: a classifier over the answer vocabulary on the fused [CLS] of the question
+and the video (and, with downstream.use_audio, the clip's sound)."""
 
 from __future__ import annotations
 
@@ -19,17 +20,27 @@ class QATask(nn.Module):
         super().__init__()
         self.model = AVTModel(model_cfg, vocab_size)
         self.qa_head = QAHead(model_cfg.fusion.hidden_size, cfg.qa_hidden_mult, num_answers)
+        self.use_audio = cfg.use_audio
 
     def answer_logits(
-        self, text: torch.Tensor, text_mask: torch.Tensor, video: torch.Tensor
+        self,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        video: torch.Tensor,
+        audio: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Question token states [B, L, H] (+ mask) and video token states [B, N, H] → logits."""
-        return self.qa_head(self.model.fuse_text_video(text, text_mask, video))
+        """Question token states [B, L, H] (+ mask), video token states [B, N, H] and, with
+        audio, (audio token states [B, M, H], presence [B]) → answer logits."""
+        return self.qa_head(self.model.fuse_text_video(text, text_mask, video, audio=audio))
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         text = self.model.encode_text(batch["input_ids"], batch["attention_mask"])
         video = self.model.encode_video(batch["video"])
-        logits = self.answer_logits(text, batch["attention_mask"], video).float()
+        audio = None
+        if self.use_audio:
+            # A clip without sound is fused from its question and video alone (presence mask).
+            audio = (self.model.encode_audio(batch["audio"]), batch["audio_present"].bool())
+        logits = self.answer_logits(text, batch["attention_mask"], video, audio).float()
         labels = batch["labels"]
         # Answers outside the vocabulary carry -100: no loss, and not counted in the accuracy.
         # Masked sums rather than `if known.any()`: no host-device sync, and a batch without a

@@ -12,7 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("path", sorted((REPO / "finetune").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_recipes_validate(path: Path) -> None:
     cfg = load_recipe(path, kind=FinetuneConfig)
-    assert cfg.downstream.task == ("retrieval" if path.stem.endswith("_ret") else "qa")
+    sounds = path.stem.split("_")[0] in ("audiocaps", "clotho")
+    task = "audio_retrieval" if sounds else "retrieval" if "_ret" in path.stem else "qa"
+    assert cfg.downstream.task == task
+    assert cfg.downstream.use_audio == path.stem.endswith("_audio")
     assert cfg.downstream.val_ann and cfg.downstream.train_ann
 
 

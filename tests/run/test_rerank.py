@@ -87,9 +87,9 @@ def test_top_k_costs_n_times_k_fused_pairs(setup, monkeypatch) -> None:
     task, split, ev_setup = setup
     fused = []
 
-    def counting(model, head, text, mask, video):
+    def counting(model, head, text, mask, video, audio=None):
         fused.append(len(text))
-        return match_scores(model, head, text, mask, video)
+        return match_scores(model, head, text, mask, video, audio)
 
     monkeypatch.setattr(rerank, "match_scores", counting)
     k, clips = 2, ev_setup.decoder.spec.clips

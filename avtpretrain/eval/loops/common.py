@@ -13,10 +13,9 @@ from avtpretrain.dist import DistInfo
 from avtpretrain.engine.collective import lockstep
 from avtpretrain.eval.loops.progress import counted, eval_bar
 from avtpretrain.models.model import AVTModel
-from avtpretrain.reader.downstream import collate_videos, video_items
+from avtpretrain.reader.downstream import VIDEO_ONLY, Index, Reads, collate_videos, video_items
 from avtpretrain.reader.mapped import eval_loader
 from avtpretrain.reader.samples import SampleDecoder
-from avtpretrain.reader.videos import VideoIndex
 
 
 @dataclass(frozen=True)
@@ -26,12 +25,13 @@ class EvalSetup:
     dtype: torch.dtype
     tokenizer: Any
     max_length: int
-    index: VideoIndex
+    index: Index
     decoder: SampleDecoder  # evaluation spec: uniform frames, data.eval_clips clips
     batch_size: int
     num_workers: int
     seed: int
     aggregation: str
+    reads: Reads = VIDEO_ONLY  # what each clip is read as: video, sound, or both
 
     def tokens(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         t = self.tokenizer(
@@ -57,12 +57,22 @@ def encode_video_batch(
     return tokens.view(b, c, *tokens.shape[1:]), emb
 
 
+def encode_audio_batch(
+    model: AVTModel, audio: torch.Tensor, setup: EvalSetup
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """fbank [B, T, F] or waveform [B, N] → (token states [B, M, H] on the device, unit
+    embeddings [B, D] as float32 on the CPU)."""
+    # The engine's dtype: a bf16/fp16 module takes half-precision features.
+    tokens = model.encode_audio(audio.to(setup.device, setup.dtype))
+    return tokens, model.embed("audio", tokens).float().cpu()
+
+
 def over_videos(
     setup: EvalSetup, videos: list[str], fn: Callable[[ItemBatch], Any]
 ) -> tuple[list[Any], list[int]]:
     """fn over this rank's share of `videos` in batches, in step with the other ranks;
     returns (fn's results, indices of videos that could not be decoded)."""
-    items = video_items(videos, setup.index, setup.decoder, setup.seed)
+    items = video_items(videos, setup.index, setup.decoder, setup.seed, setup.reads)
     loader = eval_loader(
         items,
         collate_videos,

@@ -1,4 +1,5 @@
-"""Video QA evaluation: each video decoded and encoded once, then fused with its questions."""
+"""Video QA evaluation: each video (and, with audio, its sound) decoded and encoded once, then
+fused with its questions."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from torch import nn
 from avtpretrain.contract.batch import ItemBatch
 from avtpretrain.engine.collective import gather_to_all, max_over_ranks
 from avtpretrain.eval.clips import aggregate_clips
-from avtpretrain.eval.loops.common import EvalSetup, encode_video_batch, over_videos
+from avtpretrain.eval.loops.common import (
+    EvalSetup,
+    encode_audio_batch,
+    encode_video_batch,
+    over_videos,
+)
 from avtpretrain.eval.metrics import qa_metrics
 from avtpretrain.reader.downstream import QASplit
 
@@ -37,6 +43,10 @@ def evaluate_qa(
 
     def answer(batch: ItemBatch) -> list[tuple[int, int]]:
         tokens, _ = encode_video_batch(task.model, batch["video"], setup.device)
+        sound = None
+        if setup.reads.audio:
+            states, _ = encode_audio_batch(task.model, batch["audio"], setup)
+            sound = (states, batch["audio_present"].bool().to(setup.device))
         todo = [(q, slot) for slot, v in enumerate(batch["index"].tolist()) for q in by_video[v]]
         chunks = [todo[i : i + bs] for i in range(0, len(todo), bs)]
         out = []
@@ -46,10 +56,15 @@ def evaluate_qa(
             ids, mask = setup.tokens([split.questions[q].question for q, _ in chunk])
             video = tokens[[slot for _, slot in chunk]]  # [P, C, N, H]
             n_clips = video.shape[1]
+            slots = [slot for _, slot in chunk]
+            audio = None
+            if sound is not None:  # one sound per video, beside each of its clips
+                audio = tuple(x[slots].repeat_interleave(n_clips, 0) for x in sound)
             logits = task.answer_logits(
                 task.model.encode_text(ids, mask).repeat_interleave(n_clips, 0),
                 mask.repeat_interleave(n_clips, 0),
                 video.flatten(0, 1),
+                audio,
             )
             agg = aggregate_clips(
                 logits.float().view(len(chunk), n_clips, -1), 1, setup.aggregation

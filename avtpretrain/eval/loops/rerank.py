@@ -1,4 +1,5 @@
-"""Top-k re-ranking by the matching head: O(N·k) fused pairs, not O(N²).
+"""Top-k re-ranking by the matching head: O(N·k) fused pairs, not O(N²); with sound, each pair
+is fused with its clip's sound too.
 
 Candidates are the top-k videos per caption and the top-k captions per video. They move above all
 other candidates in the same order as their matching score; the rest keep their order. A pair is
@@ -7,7 +8,7 @@ scored by the rank that holds its video's tokens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -28,6 +29,8 @@ class Candidates:
     local_tokens: dict[int, torch.Tensor]  # video → [C, N, H], this rank's videos only
     texts: list[int]  # similarity row → caption
     videos: list[int]  # similarity column → video
+    # video → (its sound's token states [M, H], present), this rank's videos; {}: fused without
+    local_audio: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,20 @@ def _score_pairs(
         mask = torch.stack([s[1] for s in states]).to(setup.device)
         video = torch.stack([cand.local_tokens[cand.videos[v]] for _, v in chunk])
         c = video.shape[1]
+        audio = None
+        if cand.local_audio:  # one sound per video, beside each of its clips
+            sounds = [cand.local_audio[cand.videos[v]] for _, v in chunk]
+            audio = tuple(
+                torch.stack([s[i] for s in sounds]).to(setup.device).repeat_interleave(c, 0)
+                for i in (0, 1)
+            )
         margin = match_scores(
             task.model,
             task.match_head,
             text.repeat_interleave(c, 0),
             mask.repeat_interleave(c, 0),
             video.to(setup.device).flatten(0, 1),
+            audio,
         )
         return chunk, aggregate_clips(margin.view(len(chunk), c), 1, setup.aggregation).cpu()
 

@@ -6,9 +6,13 @@ from avtpretrain.config import FinetuneConfig
 from avtpretrain.engine.session import Context
 from avtpretrain.run.downstream.base import SPLITS, Described, Downstream
 from avtpretrain.run.downstream.qa import QARun
-from avtpretrain.run.downstream.retrieval import RetrievalRun
+from avtpretrain.run.downstream.retrieval import AudioRetrievalRun, RetrievalRun
 
-RUNS: dict[str, type[Downstream]] = {"retrieval": RetrievalRun, "qa": QARun}
+RUNS: dict[str, type[Downstream]] = {
+    "retrieval": RetrievalRun,
+    "audio_retrieval": AudioRetrievalRun,
+    "qa": QARun,
+}
 
 
 def for_task(cfg: FinetuneConfig, ctx: Context) -> Downstream:

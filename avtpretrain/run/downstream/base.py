@@ -17,7 +17,7 @@ from avtpretrain.config import FinetuneConfig
 from avtpretrain.engine.session import Context
 from avtpretrain.eval import report
 from avtpretrain.eval.loops.common import EvalSetup
-from avtpretrain.reader.downstream import TrainCollator, video_index
+from avtpretrain.reader.downstream import Reads, TrainCollator, clip_index
 from avtpretrain.reader.mapped import Items, MapStream
 from avtpretrain.reader.samples import SampleDecoder, SampleSpec
 from avtpretrain.reader.tokenizer import check_tokenizer_fits, load_tokenizer
@@ -43,7 +43,8 @@ class Downstream(ABC):
         self.cfg, self.ctx, self.ds = cfg, ctx, cfg.downstream
         self.tokenizer = load_tokenizer(cfg.data.tokenizer)
         check_tokenizer_fits(len(self.tokenizer), cfg.data.tokenizer, cfg.model.text)
-        self.index = video_index(self.ds)
+        self.index = clip_index(self.ds)
+        self.reads = Reads.of(self.ds)
         self._splits: dict[str, Any] = {}
         self.setup = EvalSetup(
             info=ctx.info,
@@ -57,6 +58,7 @@ class Downstream(ABC):
             num_workers=cfg.data.num_workers,
             seed=cfg.run.seed,
             aggregation=self.ds.clip_aggregation,
+            reads=self.reads,
         )
 
     @abstractmethod

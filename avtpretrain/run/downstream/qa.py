@@ -32,7 +32,7 @@ class QARun(Downstream):
 
     def train_items(self, decoder: SampleDecoder) -> Items:
         split, seed = self.split("train"), self.cfg.run.seed
-        return qa_train_items(split, self.index, decoder, self.ans2label, seed)
+        return qa_train_items(split, self.index, decoder, self.ans2label, seed, self.reads)
 
     def evaluate(self, task: nn.Module, name: str) -> QAResult | None:
         return evaluate_qa(task, self.split(name), self.setup, self.answers)
@@ -54,11 +54,16 @@ class QARun(Downstream):
             for q, p in zip(split.questions, result.predictions, strict=True)
         ]
         return Described(
-            info={"questions": len(split.questions), "baselines": baselines},
+            info={
+                "questions": len(split.questions),
+                "baselines": baselines,
+                "with_audio": self.reads.audio,
+            },
             rows=rows,
             rows_name="predictions.jsonl",
             table=report.qa_table(result.metrics, baselines),
-            what=f"{len(split.questions)} questions, {len(self.answers)} answer classes",
+            what=f"{len(split.questions)} questions, {len(self.answers)} answer classes"
+            + (", question + video + sound fused" if self.reads.audio else ""),
         )
 
     def _baselines(self, split: QASplit) -> dict | None:
