@@ -52,6 +52,7 @@ CONSOLE_SCRIPTS = [
     "avt-count-flops = avtpretrain.run.flops:main",
     "avt-export = avtpretrain.engine.export:main",
     "avt-show-results = avtpretrain.eval.show:main",
+    "avt-show-audio-gain = avtpretrain.eval.audio_gain:main",
     "avt-plot-summary = avtpretrain.eval.plot:main",
 ]
 

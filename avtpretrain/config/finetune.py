@@ -35,7 +35,8 @@ class DownstreamConfig:
     # QA fuses the audio tokens. Off reproduces ALPRO's text + video setting.
     use_audio: bool = False
     # Retrieval with audio: score = (text·video + w · text·audio) / (1 + w) for clips with sound
-    # (text·video alone for clips without); w also weighs the text↔audio training term. Re-ranking
+    # (text·video alone for clips without); w also weighs the text↔audio training term (with
+    # contrastive_weight: 0 there is none). Re-ranking
     # (rerank_k) then fuses each candidate's text, video and sound in the matching head.
     audio_weight: float = 1.0
     # A pretraining output (run dir, checkpoint-N, or exported model.safetensors) to start from.
@@ -73,6 +74,12 @@ class DownstreamConfig:
             "video_shards",
         )
         check(
+            not (self.video_root and audio_task),
+            "video_root",
+            "audio_retrieval reads audio_root (a folder of sounds) or video_shards (their flac "
+            "members)",
+        )
+        check(
             (self.annotation_format == "alpro") != audio_task,
             "annotation_format",
             "audio_retrieval reads audiocaps or clotho CSV files; video tasks read alpro jsonl",
@@ -83,12 +90,13 @@ class DownstreamConfig:
             "audio_retrieval always reads audio; use_audio is for the video tasks",
         )
         check(self.audio_weight > 0, "audio_weight", f"must be > 0, got {self.audio_weight}")
-        check(
-            not (audio_task and (self.rerank_k or self.matching_weight)),
-            "rerank_k",
-            "audio_retrieval ranks by embeddings alone: the matching head fuses pairs that hold a "
-            "video (set rerank_k: 0 and matching_weight: 0)",
-        )
+        for name in ("rerank_k", "matching_weight"):
+            check(
+                not (audio_task and getattr(self, name)),
+                name,
+                "audio_retrieval ranks by embeddings alone: the matching head fuses pairs that "
+                "hold a video (set rerank_k: 0 and matching_weight: 0)",
+            )
         check(self.rerank_k >= 0, "rerank_k", f"must be >= 0, got {self.rerank_k}")
         check(self.contrastive_weight >= 0, "contrastive_weight", "must be >= 0")
         check(self.matching_weight >= 0, "matching_weight", "must be >= 0")

@@ -27,23 +27,29 @@ def measure(ret: tuple[Path, Path], qa: tuple[Path, Path]) -> dict:
     """{row: {without, with, baseline, ratio}} from (without, with) retrieval and QA folders."""
     (rv, _), (ra, ra_info) = (report.read_results(f, PROG) for f in ret)
     (qv, _), (qa_, qa_info) = (report.read_results(f, PROG) for f in qa)
+    if not ra_info.get("with_audio"):
+        raise SystemExit(f"{PROG}: {ret[1]}: not a run with downstream.use_audio")
     if "text2audio" not in ra:
-        raise SystemExit(f"{PROG}: {ret[1]}: not a run with downstream.use_audio (no text2audio)")
+        raise SystemExit(f"{PROG}: {ret[1]}: no clip had sound (no text2audio ranking)")
     t2v, t2v_audio = rv["text2video"]["r1"], ra["text2video"]["r1"]
     t2a, chance = ra["text2audio"]["r1"], ra_info["chance"]["text2audio"]["r1"]
     rows = {
-        "text→video R@1": _row(t2v, t2v_audio, None, t2v_audio / t2v if t2v else float("inf")),
-        "text→audio R@1": _row(None, t2a, chance, t2a / chance),
+        "text→video R@1": _row(t2v, t2v_audio, None, _ratio(t2v_audio, t2v)),
+        "text→audio R@1": _row(None, t2a, chance, _ratio(t2a, chance)),
     }
     blind = (qa_info.get("baselines") or {}).get("question_prior", {})
     for name, key in QA_ROWS:
         base = blind.get(key)
-        ratio = qa_[key] / base if base else float("inf")
-        rows[f"QA {name}"] = _row(qv[key], qa_[key], base, ratio)
+        rows[f"QA {name}"] = _row(qv[key], qa_[key], base, _ratio(qa_[key], base))
     return rows
 
 
-def _row(without: float | None, with_: float, baseline: float | None, ratio: float) -> dict:
+def _ratio(value: float, base: float | None) -> float | None:
+    """value / base; None (not measurable) without a positive base."""
+    return value / base if base else None
+
+
+def _row(without: float | None, with_: float, baseline: float | None, ratio: float | None) -> dict:
     return {"without_audio": without, "with_audio": with_, "baseline": baseline, "ratio": ratio}
 
 
@@ -55,7 +61,8 @@ def table(rows: dict) -> str:
     lines = [head]
     for name, r in rows.items():
         line = f"{name:<22}{cell(r['without_audio'])}{cell(r['with_audio'])}{cell(r['baseline'])}"
-        lines.append(line + f"{r['ratio']:>8.2f}x")
+        ratio = f"{r['ratio']:>8.2f}x" if r["ratio"] is not None else f"{'n/a':>9}"
+        lines.append(line + ratio)
     lines.append(
         "ratio: text→video with / without audio; text→audio / chance; QA with audio / the blind "
         "baseline (each question's most frequent training answer)"
@@ -71,11 +78,14 @@ def checks(rows: dict, min_gain: float, min_t2a: float, min_type: float) -> list
         "QA where (direction)": min_type,
         "QA how (speed)": min_type,
     }
-    return [
-        f"{name}: {rows[name]['ratio']:.2f}x, required >= {need:g}x"
-        for name, need in bars.items()
-        if rows[name]["ratio"] < need
-    ]
+    missed = []
+    for name, need in bars.items():
+        ratio = rows[name]["ratio"]
+        if need and ratio is None:
+            missed.append(f"{name}: no baseline to compare with, required >= {need:g}x")
+        elif need and ratio < need:
+            missed.append(f"{name}: {ratio:.2f}x, required >= {need:g}x")
+    return missed
 
 
 def main(argv: list[str] | None = None) -> int:

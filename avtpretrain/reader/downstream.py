@@ -35,12 +35,7 @@ def clip_index(cfg: DownstreamConfig) -> Index:
     if cfg.task == "audio_retrieval":
         if cfg.audio_root:
             return SoundIndex.from_folder(cfg.audio_root)
-        if cfg.video_root:
-            raise AnnotationError(
-                "downstream.video_root: audio_retrieval reads audio_root (a folder of sounds) or "
-                "video_shards (their flac members)"
-            )
-        return SoundIndex.from_shards(cfg.video_shards)
+        return SoundIndex.from_shards(cfg.video_shards)  # the config refuses video_root here
     if cfg.video_root:
         return VideoIndex.from_folder(cfg.video_root)
     return VideoIndex.from_shards(cfg.video_shards)
@@ -124,15 +119,19 @@ class _Clips:
 
     def read(self, key: str, rng: random.Random) -> dict[str, Any]:
         out: dict[str, Any] = {"key": key}
+        data = None
         if self.with_video:
-            out |= {"video": self.decoder.video(self.index.read(key), rng), "video_present": True}
+            data = self.index.read(key)
+            out |= {"video": self.decoder.video(data, rng), "video_present": True}
         if self.with_audio:
-            out |= self.decoder.sound(self._sound(key), rng)
+            out |= self.decoder.sound(self._sound(key, data), rng)
         return out
 
-    def _sound(self, key: str) -> tuple[torch.Tensor, int] | None:
+    def _sound(self, key: str, data: bytes | None) -> tuple[torch.Tensor, int] | None:
         try:
-            return self.index.audio(key)
+            if data is None:  # sounds alone
+                return self.index.audio(key)
+            return self.index.audio(key, data)  # a folder video's own track: read once
         except (RuntimeError, ValueError, OSError) as err:  # decode turns FFmpegError into one
             raise DecodeError("audio decode failed", str(err)[:200]) from None
 

@@ -131,8 +131,15 @@ class SoundIndex(_Index):
         return cls(dict(sounds), source)
 
     def audio(self, key: str) -> tuple[torch.Tensor, int]:
-        """The clip's sound as a mono waveform and its rate."""
-        return decode.read_audio(_bytes(self._where[key]))
+        """The clip's sound as a mono waveform and its rate. A folder's files go through FFmpeg
+        (m4a, aac, opus... as well as wav and flac), resampled to 16 kHz as make_shards does."""
+        found = self._where[key]
+        if not isinstance(found, Path):
+            return decode.read_audio(_member_bytes(found))
+        wave = decode.read_track_audio(found.read_bytes())
+        if wave is None:
+            raise ValueError(f"{found}: no audio stream")
+        return wave
 
 
 class VideoIndex(_Index):
@@ -164,9 +171,10 @@ class VideoIndex(_Index):
     def read(self, key: str) -> bytes:
         return _bytes(self._where[key])
 
-    def audio(self, key: str) -> tuple[torch.Tensor, int] | None:
-        """The clip's sound as a mono waveform and its rate; None when it has none."""
+    def audio(self, key: str, data: bytes | None = None) -> tuple[torch.Tensor, int] | None:
+        """The clip's sound as a mono waveform and its rate; None when it has none. `data`: the
+        video's bytes when the caller has read them already."""
         if self._sound is None:
-            return decode.read_track_audio(self.read(key))
+            return decode.read_track_audio(self.read(key) if data is None else data)
         found = self._sound.get(key)
         return decode.read_audio(_member_bytes(found)) if found is not None else None

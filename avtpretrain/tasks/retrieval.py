@@ -41,13 +41,14 @@ class RetrievalTask(nn.Module):
         total = torch.zeros((), device=emb_t.device)
         # Gathered with gradients: every rank's clips are negatives for every text.
         gather = self.gathers.with_grad
+        all_t = gather(emb_t) if self.contrastive_weight else emb_t
         sound = None
         if self.reads.audio:
             # Clips without sound are neither queries nor candidates of the text↔audio term.
             sound = (m.encode_audio(batch["audio"]), batch["audio_present"].bool())
             emb_a = m.embed("audio", sound[0])
             present = self.gathers.no_grad(sound[1])
-            loss, acc = info_nce(gather(emb_t), gather(emb_a), m.logit_scale(), present)
+            loss, acc = info_nce(all_t, gather(emb_a), m.logit_scale(), present)
             total = total + self.contrastive_weight * self.audio_weight * loss
             metrics["loss/contrastive_audio"] = loss.detach()
             metrics["acc/contrastive_audio"] = acc.detach()
@@ -55,7 +56,7 @@ class RetrievalTask(nn.Module):
             video = m.encode_video(batch["video"])
             emb_v = m.embed("video", video)
             if self.contrastive_weight:
-                loss, acc = info_nce(gather(emb_t), gather(emb_v), m.logit_scale())
+                loss, acc = info_nce(all_t, gather(emb_v), m.logit_scale())
                 total = total + self.contrastive_weight * loss
                 metrics |= {"loss/contrastive": loss.detach(), "acc/contrastive": acc.detach()}
             if self.matching_weight:

@@ -33,7 +33,7 @@ def folders(tmp_path: Path) -> list[str]:
     sound = _folder(
         tmp_path / "ra",
         {"text2video": R | {"r1": 14.0}, "text2audio": R | {"r1": 12.0}},
-        {"chance": {"text2video": chance, "text2audio": chance}},
+        {"chance": {"text2video": chance, "text2audio": chance}, "with_audio": True},
     )
     qa = [_qa(tmp_path / "qv", 30.0, 60.0), _qa(tmp_path / "qa", 90.0, 70.0)]
     return ["--retrieval", str(video), str(sound), "--qa", *map(str, qa)]
@@ -61,3 +61,10 @@ def test_a_run_without_sound_is_refused(folders: list[str]) -> None:
     folders[2] = folders[1]  # the video-only run given as the run with sound
     with pytest.raises(SystemExit, match=r"not a run with downstream\.use_audio"):
         main(folders)
+
+
+def test_a_bar_without_a_baseline_fails(folders: list[str], tmp_path: Path, capsys) -> None:
+    qa = _folder(tmp_path / "blind", {"overall_acc": 1.0, "where_acc": 1.0, "how_acc": 1.0}, {})
+    folders[-1] = str(qa)  # no baselines in its info.json
+    assert main([*folders, "--min_type", "1.5"]) == 1
+    assert "QA how (speed): no baseline to compare with" in capsys.readouterr().out

@@ -38,12 +38,13 @@ def test_combined_scores_fall_back_to_video_for_soundless_clips() -> None:
     audio = torch.cat([_unit([0.5, 1]), torch.full((1, 2), nan), _unit([1, 1])])
     emb = Embedded(video, audio, text, {}, {}, {}, [])
     setup = EvalSetup(*[None] * 9, seed=0, aggregation="mean")
-    target, sim, alone, sizes = _scores(emb, [0, 1, 2], [0, 1, 2], [0, 1, 2], setup, 2.0, 1.0)
+    rows = [0, 1, 2]
+    target, sim, alone, sizes, soundless = _scores(emb, rows, rows, rows, setup, 2.0, 1.0)
     tv, ta = text @ video[:, 0].t(), text @ torch.nan_to_num(audio).t()
     assert target == "video"
     assert torch.allclose(sim[:, [0, 2]], ((tv + 2 * ta) / 3)[:, [0, 2]])
     assert torch.equal(sim[:, 1], tv[:, 1])  # no sound: video alone
-    assert sizes == {"text2video_no_audio": (3, 3), "text2audio": (2, 2)}
+    assert sizes == {"text2video_no_audio": (3, 3), "text2audio": (2, 2)} and soundless == 1
     assert set(alone) == {"text2video_no_audio", "video2text_no_audio", "text2audio", "audio2text"}
     # text→audio ranks 2 clips: caption 2's clip has the best audio score of the two
     assert alone["text2audio"]["meanR"] <= 1.5

@@ -67,6 +67,14 @@ def encode_audio_batch(
     return tokens, model.embed("audio", tokens).float().cpu()
 
 
+def beside_clips(
+    sound: tuple[torch.Tensor, torch.Tensor], n_clips: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A video's sound (token states [P, M, H], presence [P]) repeated beside each of its
+    `n_clips` clips, in the clip-major order of `video.flatten(0, 1)`."""
+    return sound[0].repeat_interleave(n_clips, 0), sound[1].repeat_interleave(n_clips, 0)
+
+
 def over_videos(
     setup: EvalSetup, videos: list[str], fn: Callable[[ItemBatch], Any]
 ) -> tuple[list[Any], list[int]]:

@@ -13,6 +13,7 @@ from avtpretrain.engine.collective import gather_to_all, max_over_ranks
 from avtpretrain.eval.clips import aggregate_clips
 from avtpretrain.eval.loops.common import (
     EvalSetup,
+    beside_clips,
     encode_audio_batch,
     encode_video_batch,
     over_videos,
@@ -58,8 +59,8 @@ def evaluate_qa(
             n_clips = video.shape[1]
             slots = [slot for _, slot in chunk]
             audio = None
-            if sound is not None:  # one sound per video, beside each of its clips
-                audio = tuple(x[slots].repeat_interleave(n_clips, 0) for x in sound)
+            if sound is not None:
+                audio = beside_clips((sound[0][slots], sound[1][slots]), n_clips)
             logits = task.answer_logits(
                 task.model.encode_text(ids, mask).repeat_interleave(n_clips, 0),
                 mask.repeat_interleave(n_clips, 0),

@@ -16,7 +16,7 @@ from torch import nn
 
 from avtpretrain.engine.collective import gather_to_all, lockstep
 from avtpretrain.eval.clips import aggregate_clips
-from avtpretrain.eval.loops.common import EvalSetup
+from avtpretrain.eval.loops.common import EvalSetup, beside_clips
 from avtpretrain.eval.loops.progress import counted, eval_bar
 from avtpretrain.tasks.matching import match_scores
 
@@ -62,12 +62,10 @@ def _score_pairs(
         video = torch.stack([cand.local_tokens[cand.videos[v]] for _, v in chunk])
         c = video.shape[1]
         audio = None
-        if cand.local_audio:  # one sound per video, beside each of its clips
+        if cand.local_audio:
             sounds = [cand.local_audio[cand.videos[v]] for _, v in chunk]
-            audio = tuple(
-                torch.stack([s[i] for s in sounds]).to(setup.device).repeat_interleave(c, 0)
-                for i in (0, 1)
-            )
+            stacked = (torch.stack([s[i] for s in sounds]).to(setup.device) for i in (0, 1))
+            audio = beside_clips(tuple(stacked), c)
         margin = match_scores(
             task.model,
             task.match_head,

@@ -146,7 +146,9 @@ def evaluate_retrieval(
     texts = [i for i, v in enumerate(split.text_to_video) if v in column]
     gt = [column[split.text_to_video[i]] for i in texts]
     scale = float(task.model.logit_scale())
-    target, sim, metrics, sizes = _scores(emb, texts, videos, gt, setup, audio_weight, scale)
+    target, sim, metrics, sizes, without_audio = _scores(
+        emb, texts, videos, gt, setup, audio_weight, scale
+    )
     t2v = v2t = sim.numpy()
     pairs = 0
     if rerank_k > 0:
@@ -162,7 +164,6 @@ def evaluate_retrieval(
         **metrics,
     }
     sizes = {f"text2{target}": (len(videos), len(texts)), **sizes}
-    without_audio = len(videos) - sizes.get("text2audio", (len(videos), 0))[0]
     return RetrievalResult(
         metrics, texts, videos, t2v, v2t, gt, emb.failed, pairs, target, without_audio, sizes
     )
@@ -184,16 +185,16 @@ def _scores(
     setup: EvalSetup,
     audio_weight: float,
     scale: float,
-) -> tuple[str, torch.Tensor, dict, dict[str, tuple[int, int]]]:
+) -> tuple[str, torch.Tensor, dict, dict[str, tuple[int, int]], int]:
     """(what is ranked, similarities [texts, clips], and when there are video and sound: the
-    metrics of each alone with their (clips, captions) sizes)."""
+    metrics of each alone with their (clips, captions) sizes, and the clips without sound)."""
     query = emb.text[texts]
     if emb.video is None:  # sounds alone
-        return "audio", query @ emb.audio[videos].t(), {}, {}
+        return "audio", query @ emb.audio[videos].t(), {}, {}, 0
     per_clip = torch.einsum("td,vcd->tvc", query, emb.video[videos])
     sim = aggregate_clips(per_clip, 2, setup.aggregation, scale)
     if emb.audio is None:
-        return "video", sim, {}, {}
+        return "video", sim, {}, {}, 0
     audio = emb.audio[videos]
     sound = ~torch.isnan(audio[:, 0])
     sim_a = query @ audio.t()
@@ -207,7 +208,7 @@ def _scores(
         alone |= _named(retrieval_metrics(scores, [new[gt[i]] for i in rows]), "audio")
         sizes["text2audio"] = (len(columns), len(rows))
     combined = (sim + audio_weight * sim_a) / (1 + audio_weight)
-    return "video", torch.where(sound, combined, sim), alone, sizes
+    return "video", torch.where(sound, combined, sim), alone, sizes, int((~sound).sum())
 
 
 def query_ranks(result: RetrievalResult, split: RetrievalSplit, top: int = 5) -> list[dict]:
