@@ -70,9 +70,10 @@ def _bars(ax: Any, groups: list[str], rows: dict[str, list[float]], title: str) 
 
 def _retrieval(ax: Any, folder: Path) -> None:
     results, info = read_results(folder, "plot_summary.py")
-    model = [results["text2video"][k] for k in RETRIEVAL_BARS]
-    chance = [info["chance"]["text2video"][k] for k in RETRIEVAL_BARS]
-    title = f"text→video retrieval, {info['split']} ({info['queries']} queries)"
+    target = info.get("ranked", "video")  # audio_retrieval ranks sounds
+    model = [results[f"text2{target}"][k] for k in RETRIEVAL_BARS]
+    chance = [info["chance"][f"text2{target}"][k] for k in RETRIEVAL_BARS]
+    title = f"text→{target} retrieval, {info['split']} ({info['queries']} queries)"
     _bars(ax, ["R@1", "R@5", "R@10"], {"model": model, "chance": chance}, title)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from avtpretrain.eval.metrics import QA_TYPES, qa_metrics
 from avtpretrain.io import atomic_write_text
 
-DIRECTIONS = ("text2video", "video2text")
 RETRIEVAL_KEYS = ("r1", "r5", "r10", "medianR", "meanR")
 
 
@@ -89,7 +88,7 @@ def qa_table(metrics: dict, baselines: dict | None) -> str:
 def write_results(
     folder: str | Path, results: dict, extras: dict, rows: list[dict], rows_name: str
 ) -> Path:
-    """results.json (exactly the ALPRO shape), baselines/run facts in info.json, per-query rows
+    """results.json (ALPRO's shape), baselines/run facts in info.json, per-query rows
     in a JSONL side file; each written to a temporary name first, then renamed."""
     out = Path(folder)
     atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")

@@ -1,7 +1,8 @@
 """`tools/show_results.py`: print evaluation folders (results.json + info.json) beside baselines.
 
-With --min_ratio, also check each headline number against its baseline: text→video R@1 against
-chance, QA overall accuracy against the majority answer; exits 1 when one falls short.
+With --min_ratio, also check each headline number against its baseline: text→video (or, for
+audio_retrieval, text→audio) R@1 against chance, QA overall accuracy against the majority answer;
+exits 1 when one falls short.
 """
 
 from __future__ import annotations

@@ -95,8 +95,8 @@ class Downstream(ABC):
             split = self.read_split(path, first)
             if split.missing.count:
                 self.ctx.message(
-                    f"{name} split ({path}): {split.missing.count} video(s) not found in "
-                    f"{self.index.source}, their {split.missing.rows} annotation row(s) skipped "
+                    f"{name} split ({path}): {split.missing.count} {self.index.noun}(s) not "
+                    f"found in {self.index.source}, their {split.missing.rows} annotation row(s) skipped "
                     f"(first: {split.missing.shown()}; downstream.max_missing_videos="
                     f"{self.ds.max_missing_videos})"
                 )
@@ -148,10 +148,11 @@ class Downstream(ABC):
         path = report.write_results(
             out_dir / name, result.metrics, info | shown.info, shown.rows, shown.rows_name
         )
-        note = f"; {len(skipped)} undecodable videos left out" if skipped else ""
+        noun = self.index.noun
+        note = f"; {len(skipped)} undecodable {noun}s left out" if skipped else ""
         if split.missing.count:
             note += (
-                f"; {split.missing.count} missing videos skipped with their "
+                f"; {split.missing.count} missing {noun}s skipped with their "
                 f"{split.missing.rows} annotation rows"
             )
         print(
