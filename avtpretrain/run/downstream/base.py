@@ -96,9 +96,9 @@ class Downstream(ABC):
             if split.missing.count:
                 self.ctx.message(
                     f"{name} split ({path}): {split.missing.count} {self.index.noun}(s) not "
-                    f"found in {self.index.source}, their {split.missing.rows} annotation row(s) skipped "
-                    f"(first: {split.missing.shown()}; downstream.max_missing_videos="
-                    f"{self.ds.max_missing_videos})"
+                    f"found in {self.index.source}, their {split.missing.rows} annotation "
+                    f"row(s) skipped (first: {split.missing.shown()}; "
+                    f"downstream.max_missing_videos={self.ds.max_missing_videos})"
                 )
             self._splits[name] = split
         return self._splits[name]
