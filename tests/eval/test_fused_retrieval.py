@@ -130,6 +130,7 @@ def _evaluate_all(info, data: dict, out: str) -> None:
     qa = evaluate_qa(task, qa_split(str(data["questions"]), setup.index), setup, answers)
     if info.is_main:
         results["qa"] = qa.predictions
+        results["qa_without_audio"] = qa.without_audio
         Path(out).write_text(json.dumps(results, sort_keys=True))
 
 
@@ -144,6 +145,7 @@ def test_two_ranks_give_one_rank_numbers(data: dict, tmp_path: Path) -> None:
     assert {"text2audio", "audio2text"} == set(one["sounds"]) - {"without_audio", "pairs"}
     assert one["reranked"]["pairs"] > 0 and one["fused"]["pairs"] == 0
     assert len(one["qa"]) == CLIPS and None not in one["qa"]
+    assert one["qa_without_audio"] == len(SOUNDLESS)
     assert two == one
 
 

@@ -54,7 +54,7 @@ def test_qa_with_sound_from_the_video_files(corpus, tmp_path) -> None:
         FP32,
     )
     results, info = _results(out)
-    assert info["with_audio"] and "overall_acc" in results
+    assert info["with_audio"] and "overall_acc" in results and info["clips_without_audio"] == 0
     assert "question + video + sound fused" in stdout
 
 

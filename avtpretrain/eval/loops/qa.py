@@ -27,6 +27,7 @@ class QAResult:
     metrics: dict  # ALPRO's shape: ratios, overall_acc, <type>_acc
     predictions: list[str | None]  # per question; None where its video could not be decoded
     skipped_videos: list[int]
+    without_audio: int = 0  # videos fused without sound (with downstream.use_audio)
 
 
 @torch.no_grad()
@@ -42,10 +43,11 @@ def evaluate_qa(
         by_video[v].append(q)
     bs = setup.batch_size
 
-    def answer(batch: ItemBatch) -> list[tuple[int, int]]:
+    def answer(batch: ItemBatch) -> tuple[list[tuple[int, int]], int]:
         tokens, _ = encode_video_batch(task.model, batch["video"], setup.device)
-        sound = None
+        sound, soundless = None, 0
         if setup.reads.audio:
+            soundless = int((~batch["audio_present"].bool()).sum())
             states, _ = encode_audio_batch(task.model, batch["audio"], setup)
             sound = (states, batch["audio_present"].bool().to(setup.device))
         todo = [(q, slot) for slot, v in enumerate(batch["index"].tolist()) for q in by_video[v]]
@@ -72,19 +74,26 @@ def evaluate_qa(
             )
             if c < len(chunks):
                 out += zip([q for q, _ in chunk], agg.argmax(1).tolist(), strict=True)
-        return out
+        return out, soundless
 
     parts, failed = over_videos(setup, split.videos, answer)
-    gathered = gather_to_all(([p for part in parts for p in part], failed))
+    mine = ([p for part, _ in parts for p in part], failed, sum(n for _, n in parts))
+    gathered = gather_to_all(mine)
     task.train(was_training)
     if not setup.info.is_main:
         return None
+    return _collect(gathered, split, answers)
+
+
+def _collect(gathered: list, split: QASplit, answers: list[str]) -> QAResult:
+    """Every rank's (question, answer label) pairs, failed videos and soundless count → result."""
     preds: list[str | None] = [None] * len(split.questions)
     skipped: list[int] = []
-    for pairs, fails in gathered:
+    for pairs, fails, _ in gathered:
         skipped += fails
         for q, label in pairs:
             preds[q] = answers[label]
     gt = [q.answer for q in split.questions]
     types = [q.answer_type for q in split.questions]
-    return QAResult(qa_metrics(preds, gt, types), preds, sorted(skipped))
+    soundless = sum(n for _, _, n in gathered)
+    return QAResult(qa_metrics(preds, gt, types), preds, sorted(skipped), soundless)

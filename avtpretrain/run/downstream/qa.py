@@ -58,6 +58,7 @@ class QARun(Downstream):
                 "questions": len(split.questions),
                 "baselines": baselines,
                 "with_audio": self.reads.audio,
+                "clips_without_audio": result.without_audio,
             },
             rows=rows,
             rows_name="predictions.jsonl",
