@@ -77,6 +77,21 @@ def _shard_members(specs: list[str]) -> tuple[str, dict[str, _Member], dict[str,
     return shards.describe(), videos, sounds
 
 
+def _folder_files(root: Path, field: str, listing, exts: frozenset[str]) -> list[Path]:
+    """The files of `listing(root)` with one of `exts`, sorted."""
+    if not root.is_dir():
+        raise AnnotationError(f"downstream.{field}: {root} is not a folder")
+    return sorted(p for p in listing(root) if p.suffix.lstrip(".").lower() in exts and p.is_file())
+
+
+def _first_by_key(files: list[Path], key) -> dict[str, Path | _Member]:
+    """key(file name) → the first file of that key, in the files' order."""
+    where: dict[str, Path | _Member] = {}
+    for path in files:
+        where.setdefault(key(path.name), path)
+    return where
+
+
 class _Index:
     """Which clip ids are there, and the check of annotation ids against them."""
 
@@ -117,13 +132,8 @@ class SoundIndex(_Index):
     @classmethod
     def from_folder(cls, root: str | Path) -> SoundIndex:
         root = Path(root)
-        if not root.is_dir():
-            raise AnnotationError(f"downstream.audio_root: {root} is not a folder")
-        where: dict[str, Path | _Member] = {}
-        for path in sorted(root.rglob("*")):
-            if path.suffix.lstrip(".").lower() in fmt.AUDIO_EXTS and path.is_file():
-                where.setdefault(audio_key(path.name), path)
-        return cls(where, str(root))
+        files = _folder_files(root, "audio_root", lambda r: r.rglob("*"), fmt.AUDIO_EXTS)
+        return cls(_first_by_key(files, audio_key), str(root))
 
     @classmethod
     def from_shards(cls, specs: list[str]) -> SoundIndex:
@@ -155,13 +165,8 @@ class VideoIndex(_Index):
     @classmethod
     def from_folder(cls, root: str | Path) -> VideoIndex:
         root = Path(root)
-        if not root.is_dir():
-            raise AnnotationError(f"downstream.video_root: {root} is not a folder")
-        where: dict[str, Path | _Member] = {}
-        for path in sorted(root.iterdir()):
-            if path.suffix.lstrip(".").lower() in fmt.VIDEO_EXTS and path.is_file():
-                where.setdefault(video_key(path.name), path)
-        return cls(where, str(root))
+        files = _folder_files(root, "video_root", lambda r: r.iterdir(), fmt.VIDEO_EXTS)
+        return cls(_first_by_key(files, video_key), str(root))
 
     @classmethod
     def from_shards(cls, specs: list[str]) -> VideoIndex:
