@@ -13,6 +13,7 @@ from avtpretrain.config.loader import check
 
 # The modalities, one tower each, in the one order used for towers, fusion inputs and embeddings.
 MODALITIES = ("text", "audio", "video")
+TEXT_POOLING = ("cls", "mean")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,10 +43,18 @@ class TowerConfig:
 @dataclass(frozen=True, kw_only=True)
 class TextTowerConfig(TowerConfig):
     max_length: int = 64
+    # The caption's embedding: "cls" (the family's pooler over [CLS], as ALPRO and BERT) or "mean"
+    # (of the real tokens, as sentence encoders): a small tower's [CLS] may not gather every word.
+    pooling: str = "cls"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check(self.max_length > 0, "max_length", f"must be > 0, got {self.max_length}")
+        check(
+            self.pooling in TEXT_POOLING,
+            "pooling",
+            f"must be one of {', '.join(TEXT_POOLING)}, got {self.pooling!r}",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

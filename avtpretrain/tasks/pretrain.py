@@ -52,7 +52,8 @@ class PretrainTask(nn.Module):
         losses: dict[str, torch.Tensor] = {}
         metrics: dict[str, torch.Tensor] = {}
         tokens = {"text": text, "audio": audio, "video": video}
-        emb = {name: m.embed(name, tokens[name]) for name in MODALITIES}
+        masks = {"text": batch["attention_mask"]}
+        emb = {name: m.embed(name, tokens[name], masks.get(name)) for name in MODALITIES}
         if "contrastive" in w:
             losses["contrastive"] = self._contrastive(emb, present, metrics)
         if "matching" in w:

@@ -36,7 +36,7 @@ class RetrievalTask(nn.Module):
     def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         m = self.model
         text = m.encode_text(batch["input_ids"], batch["attention_mask"])
-        emb_t = m.embed("text", text)
+        emb_t = m.embed("text", text, batch["attention_mask"])
         metrics: dict[str, torch.Tensor] = {}
         total = torch.zeros((), device=emb_t.device)
         # Gathered with gradients: every rank's clips are negatives for every text.

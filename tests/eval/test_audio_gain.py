@@ -50,9 +50,10 @@ def test_table_ratios_and_json(folders: list[str], tmp_path: Path, capsys) -> No
     assert "audio bars: ok" in capsys.readouterr().out
 
 
-def test_a_missed_bar_fails_and_a_target_only_reports(folders: list[str], capsys) -> None:
-    assert main([*folders, "--target_gain", "1.5"]) == 0
-    assert "target 1.5x: NOT met" in capsys.readouterr().out
+def test_a_missed_bar_fails_naming_it(folders: list[str], capsys) -> None:
+    assert main([*folders, "--min_gain", "1.5"]) == 1
+    assert "NOT MET: text→video R@1: 1.40x, required >= 1.5x" in capsys.readouterr().out
+    assert main([*folders, "--min_gain", "1.4"]) == 0
     assert main([*folders, "--min_type", "1.5"]) == 1
     assert "NOT MET: QA how (speed): 1.40x, required >= 1.5x" in capsys.readouterr().out
 

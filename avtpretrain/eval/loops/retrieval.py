@@ -63,7 +63,7 @@ class Embedded:
 def _encode_texts(task: nn.Module, setup: EvalSetup, texts: list[str], keep: bool):
     ids, mask = setup.tokens(texts)
     states = task.model.encode_text(ids, mask)
-    emb = task.model.embed("text", states).float().cpu()
+    emb = task.model.embed("text", states, mask).float().cpu()
     return emb, (states.cpu(), mask.cpu()) if keep else None
 
 

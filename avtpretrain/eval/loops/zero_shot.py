@@ -25,7 +25,8 @@ PAIRS = (("text", "video"), ("text", "audio"), ("audio", "video"))
 def _embed(
     model: AVTModel, batch: Batch
 ) -> tuple[list[str], dict[str, torch.Tensor], torch.Tensor]:
-    text = model.embed("text", model.encode_text(batch["input_ids"], batch["attention_mask"]))
+    mask = batch["attention_mask"]
+    text = model.embed("text", model.encode_text(batch["input_ids"], mask), mask)
     video = model.embed("video", model.encode_video(batch["video"]))
     audio = model.embed("audio", model.encode_audio(batch["audio"]))
     towers = {"text": text, "video": video, "audio": audio}

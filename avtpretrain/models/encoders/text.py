@@ -38,11 +38,15 @@ class TextEncoder(Encoder):
             self.hf = load_or_build(model_cls, config_cls, cfg, **_fresh_shape(cfg, vocab_size))
         self.hidden_size = self.hf.config.hidden_size
         self.vocab_size = self.hf.config.vocab_size
+        self.pooling = cfg.pooling
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.hf(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     def pool(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """`mask`: the attention mask; "mean" pooling averages the tokens it keeps."""
+        if self.pooling == "mean":
+            return super().pool(tokens, mask)
         # BERT and RoBERTa carry a pooler (dense + tanh over [CLS]) that AutoModel expects in the
         # checkpoint, so it is used rather than left untrained; DeBERTa-v2 has none.
         pooler = getattr(self.hf, "pooler", None)
