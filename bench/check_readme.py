@@ -7,7 +7,9 @@ After `make demo` (which the README's quickstart runs), from the repository root
 Extracts every fenced ```bash block under "Your own data, end to end" and every ```python block,
 runs each command (continuation lines joined, comments dropped) from the repository root with the
 virtualenv's python, and stops at the first failure, naming the command. Writes nothing but the
-commands' own outputs (runs/mine, shards/mine, pretrain/mine.yaml, which it removes first).
+commands' own outputs (runs/mine, shards/mine, pretrain/mine.yaml, which it removes first), and
+removes the recipe pretrain/mine.yaml again at the end: in pretrain/ it would be taken for one of
+the shipped recipes (tests/config checks every one).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Your own data, end to end"
-OUTPUTS = ("runs/mine", "shards/mine", "pretrain/mine.yaml")
+RECIPE = "pretrain/mine.yaml"
+OUTPUTS = ("runs/mine", "shards/mine", RECIPE)
 
 
 def blocks(text: str, lang: str) -> list[str]:
@@ -62,6 +65,15 @@ def main() -> int:
             shutil.rmtree(target)
         else:
             target.unlink(missing_ok=True)
+    try:
+        run_readme(readme)
+    finally:
+        (REPO / RECIPE).unlink(missing_ok=True)
+    print(f"every README command above ran as written ({RECIPE} removed again)")
+    return 0
+
+
+def run_readme(readme: str) -> None:
     walkthrough = readme.split(SECTION, 1)[1].split("\n## ", 1)[0]
     for block in blocks(walkthrough, "bash"):
         for cmd in commands(block):
@@ -71,8 +83,6 @@ def main() -> int:
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(block, encoding="utf-8")
         run(f"python {script}")
-    print("every README command above ran as written")
-    return 0
 
 
 if __name__ == "__main__":
