@@ -61,7 +61,8 @@ class AVTModel(nn.Module):
     def embed(
         self, tower: str, tokens: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Unit-length embedding in the shared space from one tower's token states."""
+        """Unit-length embedding in the shared space from one tower's token states; `mask` (the
+        text's attention mask) keeps padding out of a mean-pooled caption."""
         pooled = getattr(self, tower).pool(tokens, mask)
         return F.normalize(self.proj[tower](pooled), dim=-1)
 
