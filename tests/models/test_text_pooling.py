@@ -39,6 +39,8 @@ def test_mean_pooling_averages_the_real_tokens_only(tiny) -> None:
     # More padding leaves a caption's embedding as it was.
     longer = torch.cat([IDS, torch.zeros(2, 4, dtype=IDS.dtype)], dim=1)
     assert torch.allclose(_embed(model, IDS), _embed(model, longer), atol=1e-5)
+    with pytest.raises(ValueError, match="needs the captions' attention mask"):
+        model.text.pool(states)
 
 
 def test_cls_pooling_uses_the_pooler_over_the_first_token(tiny) -> None:

@@ -46,6 +46,9 @@ class TextEncoder(Encoder):
     def pool(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """`mask`: the attention mask; "mean" pooling averages the tokens it keeps."""
         if self.pooling == "mean":
+            # Without the mask the padding would be averaged in, silently: every caller has it.
+            if mask is None:
+                raise ValueError("model.text.pooling 'mean' needs the captions' attention mask")
             return super().pool(tokens, mask)
         # BERT and RoBERTa carry a pooler (dense + tanh over [CLS]) that AutoModel expects in the
         # checkpoint, so it is used rather than left untrained; DeBERTa-v2 has none.
